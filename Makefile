@@ -1,0 +1,91 @@
+# Shebao Assistant. `make run` and `make test` do all set-up on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VAR      ?= var
+VENV     := $(VAR)/venv
+PY       := $(VENV)/bin/python
+RASA     := $(VENV)/bin/rasa
+INSTALLED:= $(VENV)/.installed
+PIPELINE := $(VAR)/spacy/zh_shebao/shebao.fingerprint
+MODELS   := $(VAR)/models
+MODEL    := $(MODELS)/.trained
+REPORTS  := $(VAR)/reports
+TRAIN_INPUTS := config.yml domain.yml $(wildcard data/*.yml) $(PIPELINE)
+
+export SHEBAO_VAR_DIR     ?= $(abspath $(VAR))
+export SHEBAO_ACTIONS_URL ?= http://127.0.0.1:5055
+export SHEBAO_TRACKER_DB  ?= $(abspath $(VAR))/tracker.sqlite3
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+# ---- set-up -------------------------------------------------------------------
+$(INSTALLED): requirements.in constraints.txt scripts/find-python.sh
+	@mkdir -p $(VAR)
+	@if [ ! -x $(PY) ]; then \
+	  py=$$(scripts/find-python.sh) || exit 1; \
+	  echo ">> creating virtual environment with $$py"; \
+	  "$$py" -m venv $(VENV); \
+	fi
+	@echo ">> installing pinned dependencies (first run takes a few minutes)"
+	$(PY) -m pip install --progress-bar on --upgrade pip==24.3.1 -c constraints.txt
+	$(PY) -m pip install --progress-bar on -r requirements.in -c constraints.txt
+	$(PY) -m pip install --no-deps --no-build-isolation -e .
+	@touch $@
+
+.PHONY: install
+install: $(INSTALLED) ## Create the virtual environment and install pinned dependencies
+
+$(PIPELINE): $(INSTALLED) $(wildcard bot/language/*.py)
+	$(PY) -m bot.language.pipeline $(VAR)/spacy/zh_shebao
+
+.PHONY: pipeline
+pipeline: $(PIPELINE) ## Build the spaCy pipeline (jieba + domain entity ruler) from code
+
+$(MODEL): $(INSTALLED) $(TRAIN_INPUTS)
+	@echo ">> training the model (only when data, domain or config changed)"
+	$(RASA) train --config config.yml --domain domain.yml --data data --out $(MODELS) --fixed-model-name shebao
+	@touch $@
+
+.PHONY: train
+train: $(MODEL) ## Train the model if its inputs changed
+
+.PHONY: setup
+setup: $(INSTALLED) $(PIPELINE) $(MODEL) ## Everything `run` and `test` need
+
+# ---- run ----------------------------------------------------------------------
+.PHONY: run
+run: setup ## Run the whole assistant on localhost (Ctrl-C stops it)
+	$(PY) -m bot.devstack
+
+# ---- checks -------------------------------------------------------------------
+.PHONY: validate
+validate: $(INSTALLED) $(PIPELINE) ## rasa data validate (warnings fail)
+	$(RASA) data validate --fail-on-warnings --config config.yml --domain domain.yml --data data
+
+.PHONY: test-unit
+test-unit: $(INSTALLED) $(PIPELINE) ## Unit tests: language layer and custom actions
+	$(PY) -m pytest tests/unit -q
+
+.PHONY: test-stories
+test-stories: setup ## End-to-end test stories (fails on any failed story)
+	$(RASA) test core --model $(MODELS) --stories tests/stories --fail-on-prediction-errors --out $(REPORTS)/stories
+
+.PHONY: test-nlu
+test-nlu: setup ## NLU evaluation on the held-out set, F1 per language
+	$(PY) -m bot.nlu.evaluate --model $(MODELS) --data tests/nlu_heldout.yml --out $(REPORTS)/nlu
+
+.PHONY: test-integration
+test-integration: setup ## The running assistant over real HTTP
+	$(PY) -m pytest tests/integration -q
+
+.PHONY: test
+test: setup validate test-unit test-stories test-nlu test-integration ## The whole suite
+
+.PHONY: clean
+clean: ## Remove models, databases, logs and reports (keeps the venv)
+	rm -rf $(MODELS) $(REPORTS) $(VAR)/logs $(VAR)/test-runs $(VAR)/*.sqlite3

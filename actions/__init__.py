@@ -1,0 +1,1 @@
+"""Shebao Assistant custom actions (rasa-sdk action server), one module per topic."""

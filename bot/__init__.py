@@ -1,0 +1,1 @@
+"""Shebao Assistant: the project's own package (language layer, channels, helpers)."""

@@ -1,0 +1,75 @@
+"""Shared fixtures: the real domain, tracker factories and the running assistant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.devstack import Stack
+from tests.support.stack import start_stack
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def domain() -> Dict[str, Any]:
+    """The real domain.yml, as the action server receives it."""
+    return yaml.safe_load((REPO_ROOT / "domain.yml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def dispatcher() -> CollectingDispatcher:
+    return CollectingDispatcher()
+
+
+TrackerFactory = Callable[..., Tracker]
+
+
+@pytest.fixture
+def make_tracker() -> TrackerFactory:
+    """Build a Tracker from a slot dict, the latest message and past events."""
+
+    def _make(
+        slots: Optional[Dict[str, Any]] = None,
+        text: str = "",
+        intent: Optional[str] = None,
+        entities: Optional[List[Dict[str, Any]]] = None,
+        events: Optional[List[Dict[str, Any]]] = None,
+        active_loop: Optional[str] = None,
+        sender_id: str = "test-user",
+    ) -> Tracker:
+        latest = {
+            "text": text,
+            "intent": {"name": intent, "confidence": 1.0} if intent else {},
+            "entities": entities or [],
+        }
+        user_event = {"event": "user", "text": text, "parse_data": latest}
+        return Tracker.from_dict(
+            {
+                "sender_id": sender_id,
+                "slots": slots or {},
+                "latest_message": latest,
+                "events": (events or []) + [user_event],
+                "paused": False,
+                "followup_action": None,
+                "active_loop": {"name": active_loop} if active_loop else {},
+                "latest_action_name": "action_listen",
+            }
+        )
+
+    return _make
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    """The whole assistant, started once per test session on free ports."""
+    running = start_stack()
+    try:
+        yield running
+    finally:
+        running.stop()

@@ -1,0 +1,1 @@
+"""Test helpers: starting the real assistant, fakes of outside services."""
