@@ -17,6 +17,7 @@ export SHEBAO_VAR_DIR     ?= $(abspath $(VAR))
 export SHEBAO_ACTIONS_URL ?= http://127.0.0.1:5055
 export SHEBAO_TRACKER_DB  ?= $(abspath $(VAR))/tracker.sqlite3
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+export RASA_CACHE_DIRECTORY ?= $(abspath $(VAR))/rasa-cache
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: help
@@ -65,7 +66,7 @@ run: setup ## Run the whole assistant on localhost (Ctrl-C stops it)
 # ---- checks -------------------------------------------------------------------
 .PHONY: validate
 validate: $(INSTALLED) $(PIPELINE) ## rasa data validate (warnings fail)
-	$(RASA) data validate --fail-on-warnings --config config.yml --domain domain.yml --data data
+	scripts/validate-data.sh $(RASA) --config config.yml --domain domain.yml --data data
 
 .PHONY: test-unit
 test-unit: $(INSTALLED) $(PIPELINE) ## Unit tests: language layer and custom actions

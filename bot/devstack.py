@@ -35,6 +35,7 @@ class Service:
     command: List[str]
     health_url: str
     env: Dict[str, str] = field(default_factory=dict)
+    cwd: Path = REPO_ROOT
     process: Optional[subprocess.Popen] = None
 
 
@@ -89,7 +90,7 @@ class Stack:
             log = open(self.log_dir / f"{service.name}.log", "ab")
             service.process = subprocess.Popen(
                 service.command,
-                cwd=REPO_ROOT,
+                cwd=service.cwd,
                 env={**self.env, **service.env},
                 stdout=log,
                 stderr=subprocess.STDOUT,

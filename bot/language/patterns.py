@@ -44,11 +44,13 @@ ENTITY_PHRASES: Dict[str, Dict[str, List[str]]] = {
         "bank_passbook": [
             "bank passbook", "passbook", "bankbook", "银行存折", "存折",
         ],
-        "business_licence": ["business license", "business licence", "营业执照"],
-        "registration_certificate": [
+        # The seed names these three together ("business license, registration
+        # certificate or unit seal"), so they share one value and one answer.
+        "employer_documents": [
+            "business license", "business licence", "营业执照",
             "registration certificate", "登记证书", "登记证",
+            "unit seal", "company seal", "official seal", "单位印章", "公章", "印章",
         ],
-        "unit_seal": ["unit seal", "company seal", "official seal", "单位印章", "公章", "印章"],
         "social_insurance_certificate": [
             "social insurance registration certificate", "社会保险登记证", "社保登记证",
         ],

@@ -74,7 +74,7 @@ def nlp():
         ("失业证在哪里开", "document", "unemployment_certificate"),
         ("why do I need a bank passbook", "document", "bank_passbook"),
         ("what is a digital photo receipt?", "document", "photo_receipt"),
-        ("新公司要带营业执照吗", "document", "business_licence"),
+        ("新公司要带营业执照吗", "document", "employer_documents"),
         ("去社保局办吗", "place", "social_security_agency"),
         ("公安机关会通知社保吗", "organisation", "public_security"),
     ],

@@ -1,0 +1,1 @@
+"""Input channels: the validated REST channel and the WeChat Official Account channel."""
