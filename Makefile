@@ -55,8 +55,24 @@ $(MODEL): $(INSTALLED) $(TRAIN_INPUTS)
 .PHONY: train
 train: $(MODEL) ## Train the model if its inputs changed
 
+WEB_VENDOR := web/vendor/socket.io.min.js
+$(WEB_VENDOR): web/package.json web/package-lock.json
+	@echo ">> installing the widget's front-end dependencies (npm registry, lock file)"
+	npm ci --prefix web --no-audit --no-fund
+	mkdir -p web/vendor
+	cp web/node_modules/socket.io-client/dist/socket.io.min.js web/node_modules/socket.io-client/dist/socket.io.min.js.map web/vendor/
+
+.PHONY: web-assets
+web-assets: $(WEB_VENDOR) ## Vendor the widget's socket.io client from npm (no CDN)
+
+.PHONY: browser
+browser: ## Install Debian's Chromium for the browser tests (if missing)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo ">> installing Debian's chromium (browser tests)"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk; }
+
 .PHONY: setup
-setup: $(INSTALLED) $(PIPELINE) $(MODEL) ## Everything `run` and `test` need
+setup: $(INSTALLED) $(PIPELINE) $(MODEL) $(WEB_VENDOR) ## Everything `run` and `test` need
 
 # ---- run ----------------------------------------------------------------------
 .PHONY: run
@@ -69,8 +85,8 @@ validate: $(INSTALLED) $(PIPELINE) ## rasa data validate (warnings fail)
 	scripts/validate-data.sh $(RASA) --config config.yml --domain domain.yml --data data
 
 .PHONY: test-unit
-test-unit: $(INSTALLED) $(PIPELINE) ## Unit tests: language layer and custom actions
-	$(PY) -m pytest tests/unit -q
+test-unit: $(INSTALLED) $(PIPELINE) ## Unit tests (language layer, actions) and the backend API
+	$(PY) -m pytest tests/unit tests/backend -q
 
 .PHONY: test-stories
 test-stories: setup ## End-to-end test stories (fails on any failed story)
@@ -81,12 +97,12 @@ test-nlu: setup ## NLU evaluation on the held-out set, F1 per language
 	$(PY) -m bot.nlu.evaluate --model $(MODELS) --data tests/nlu_heldout.yml --out $(REPORTS)/nlu
 
 .PHONY: test-integration
-test-integration: setup ## The running assistant over real HTTP
-	$(PY) -m pytest tests/integration -q
+test-integration: setup browser ## The running assistant over real HTTP, WeChat and a real browser
+	$(PY) -m pytest tests/integration tests/web tests/channels -q
 
 .PHONY: test
 test: setup validate test-unit test-stories test-nlu test-integration ## The whole suite
 
 .PHONY: clean
 clean: ## Remove models, databases, logs and reports (keeps the venv)
-	rm -rf $(MODELS) $(REPORTS) $(VAR)/logs $(VAR)/test-runs $(VAR)/*.sqlite3
+	rm -rf $(MODELS) $(REPORTS) $(VAR)/logs $(VAR)/test-runs $(VAR)/artifacts $(VAR)/*.sqlite3

@@ -168,12 +168,23 @@ def build_stack(
         Service(
             "rasa",
             [_bin("rasa"), "run", "--model", str(settings.model_path), "--enable-api",
-             "--auth-token", env["RASA_AUTH_TOKEN"], "--cors", "*",
+             "--auth-token", env["RASA_AUTH_TOKEN"],
+             # only the widget's own demo origin may call Rasa from a browser
+             "--cors", f"http://{host}:{settings.web_port}",
              "--interface", host, "--port", str(settings.rasa_port),
              "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"],
             f"http://{host}:{settings.rasa_port}/",
         ),
     ]
+    if with_web:
+        services.append(
+            Service(
+                "web",
+                [_bin("python"), "-m", "bot.web"],
+                f"http://{host}:{settings.web_port}/health",
+                env={"WEB_HOST": host, "WEB_PORT": str(settings.web_port)},
+            )
+        )
     return Stack(settings, env, services, var_dir / "logs")
 
 
@@ -186,6 +197,7 @@ def main() -> int:
         f"  Rasa REST channel   POST {stack.rasa_url}/webhooks/rest/webhook\n"
         f"  Rasa socket.io      {stack.rasa_url}/socket.io\n"
         f"  Action server       {stack.actions_url}/health\n"
+        f"  Web chat demo page  {stack.web_url}/  (English: {stack.web_url}/?lang=en)\n"
         "\nPress Ctrl-C to stop everything.",
         flush=True,
     )

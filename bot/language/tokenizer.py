@@ -44,6 +44,7 @@ class DomainJiebaTokenizer(ChineseTokenizer):
     """spaCy's jieba-based Chinese tokenizer with the domain dictionary."""
 
     def __init__(self, vocab: Vocab) -> None:
+        jieba.setLogLevel(logging.WARNING)  # spaCy initialises the global jieba too
         super().__init__(vocab, segmenter="jieba")
         self.jieba_seg = domain_segmenter()
 

@@ -1,0 +1,955 @@
+/*!
+ * Shebao Assistant web chat widget (社保助手在线咨询).
+ *
+ * Embed with one tag; options are data- attributes on it:
+ *   <script src="https://bureau.example/widget/shebao-widget.js"
+ *           data-socket-url="https://chat.bureau.example" data-lang="zh" defer></script>
+ *
+ * Talks to Rasa's socket.io channel (events user_uttered / bot_uttered,
+ * session_persistence: true). The socket.io client is loaded from the same
+ * folder as this file (socket.io.min.js), never from a CDN.
+ *
+ * Security: bot and user text are untrusted. Everything is built with DOM
+ * methods and textContent; no HTML string is ever parsed.
+ */
+(function () {
+  "use strict";
+
+  var script = document.currentScript;
+  if (!script || window.__shebaoWidgetLoaded) return;
+  window.__shebaoWidgetLoaded = true;
+
+  // ---------------------------------------------------------------- options
+  var data = script.dataset;
+  var scriptUrl = new URL(script.src, document.baseURI);
+
+  function flag(value, fallback) {
+    if (value === undefined) return fallback;
+    return value === "" || value === "true" || value === "1" || value === "yes";
+  }
+
+  function pickLanguage(value) {
+    if (!value) return null;
+    value = String(value).toLowerCase();
+    if (value.indexOf("zh") === 0) return "zh";
+    if (value.indexOf("en") === 0) return "en";
+    return null;
+  }
+
+  var options = {
+    // Rasa server as the browser reaches it; a path part is a socket.io namespace.
+    socketUrl: data.socketUrl || scriptUrl.origin,
+    socketPath: data.socketPath || "/socket.io/",
+    transports: (data.transports || "websocket").split(",").map(function (t) {
+      return t.trim();
+    }).filter(Boolean),
+    lang: pickLanguage(data.lang) || pickLanguage(document.documentElement.lang) || "zh",
+    title: data.title || null,
+    position: data.position === "left" ? "left" : "right",
+    open: flag(data.open, false),
+    storageKey: data.storageKey || "shebao-widget",
+    maxHistory: parseInt(data.maxHistory || "200", 10) || 200,
+    clientUrl: data.socketioSrc || new URL("socket.io.min.js", scriptUrl).href,
+    cssUrl: data.css || new URL("shebao-widget.css", scriptUrl).href,
+  };
+
+  // ---------------------------------------------------------- UI strings
+  var STRINGS = {
+    zh: {
+      title: "社保助手",
+      subtitle: "社会保险在线咨询",
+      launcher: "在线咨询",
+      launcherLabel: "打开社保助手在线咨询",
+      close: "关闭",
+      closeLabel: "关闭对话窗口",
+      language: "语言",
+      log: "对话记录",
+      inputLabel: "输入您的问题",
+      placeholder: "请输入您的问题，按回车发送",
+      send: "发送",
+      sendLabel: "发送消息",
+      you: "您",
+      bot: "社保助手",
+      typing: "社保助手正在输入…",
+      connecting: "正在连接…",
+      online: "在线",
+      reconnecting: "连接已断开，正在重新连接…",
+      reconnectingShort: "重新连接中",
+      offline: "暂时无法连接服务，请稍后再试，或拨打 12333 咨询热线。",
+      offlineShort: "未连接",
+      restored: "已重新连接。",
+      welcome:
+        "您好！我是社保助手。我可以为您解答个人缴纳医保、单位社保登记和缴费查询等问题。请问有什么可以帮您？",
+      suggestions: [
+        "我想自己交医保，怎么办？",
+        "单位怎么办理社保登记？",
+        "交费后怎么查询？",
+      ],
+      suggestionsLabel: "常见问题",
+      notice: "只有在助手请求核实身份时才填写身份证号；请勿发送银行卡号、密码。",
+      clear: "清空记录",
+      clearLabel: "清空本机保存的聊天记录并开始新对话",
+      unread: "有新消息",
+      image: "图片",
+      dateFormat: "zh-CN",
+    },
+    en: {
+      title: "Shebao Assistant",
+      subtitle: "Social insurance help",
+      launcher: "Ask us",
+      launcherLabel: "Open the Shebao Assistant chat",
+      close: "Close",
+      closeLabel: "Close the chat window",
+      language: "Language",
+      log: "Conversation",
+      inputLabel: "Type your question",
+      placeholder: "Type your question and press Enter",
+      send: "Send",
+      sendLabel: "Send message",
+      you: "You",
+      bot: "Shebao Assistant",
+      typing: "Shebao Assistant is typing…",
+      connecting: "Connecting…",
+      online: "Online",
+      reconnecting: "Connection lost. Reconnecting…",
+      reconnectingShort: "Reconnecting",
+      offline:
+        "The chat service can't be reached right now. Please try again later, or call the 12333 hotline.",
+      offlineShort: "Offline",
+      restored: "Connected again.",
+      welcome:
+        "Hello! I'm Shebao Assistant. I can help with paying medical insurance yourself, employer social-insurance registration and checking your payments. What would you like to know?",
+      suggestions: [
+        "How do I pay medical insurance myself?",
+        "How does an employer register for social insurance?",
+        "How can I check my payments?",
+      ],
+      suggestionsLabel: "Common questions",
+      notice: "Only type your ID number when the assistant asks to verify you; never send bank card numbers or passwords.",
+      clear: "Clear history",
+      clearLabel: "Clear the chat history saved on this device and start a new conversation",
+      unread: "New message",
+      image: "Image",
+      dateFormat: "en-GB",
+    },
+  };
+
+  // ---------------------------------------------------------- storage
+  // localStorage is shared by every tab of the site, which is what makes a
+  // second tab continue the same conversation. Falls back to memory if blocked.
+  var memory = {};
+  var store = {
+    get: function (key) {
+      try {
+        return window.localStorage.getItem(options.storageKey + ":" + key);
+      } catch (e) {
+        return Object.prototype.hasOwnProperty.call(memory, key) ? memory[key] : null;
+      }
+    },
+    set: function (key, value) {
+      try {
+        window.localStorage.setItem(options.storageKey + ":" + key, value);
+      } catch (e) {
+        memory[key] = value;
+      }
+    },
+    remove: function (key) {
+      try {
+        window.localStorage.removeItem(options.storageKey + ":" + key);
+      } catch (e) {
+        delete memory[key];
+      }
+    },
+    getJSON: function (key, fallback) {
+      try {
+        var raw = store.get(key);
+        return raw ? JSON.parse(raw) : fallback;
+      } catch (e) {
+        return fallback;
+      }
+    },
+  };
+  var tabStore = {
+    get: function (key) {
+      try {
+        return window.sessionStorage.getItem(options.storageKey + ":" + key);
+      } catch (e) {
+        return null;
+      }
+    },
+    set: function (key, value) {
+      try {
+        window.sessionStorage.setItem(options.storageKey + ":" + key, value);
+      } catch (e) {
+        /* per-tab state is a nicety only */
+      }
+    },
+  };
+
+  function randomId() {
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map
+      .call(bytes, function (b) {
+        return ("0" + b.toString(16)).slice(-2);
+      })
+      .join("");
+  }
+
+  var tabId = randomId();
+  var state = {
+    lang: pickLanguage(store.get("lang")) || options.lang,
+    open: tabStore.get("open") === null ? options.open : tabStore.get("open") === "1",
+    connection: "connecting", // connecting | online | reconnecting | offline
+    everConnected: false,
+    sessionConfirmed: false,
+    typingTimer: null,
+    socket: null,
+    rendered: [], // ids of the entries now in the log, in order
+    unread: false,
+    pendingLanguage: null,
+  };
+
+  function t(key) {
+    return STRINGS[state.lang][key];
+  }
+
+  function sessionId() {
+    var id = store.get("session");
+    if (!id) {
+      id = randomId();
+      store.set("session", id);
+    }
+    return id;
+  }
+
+  function validEntry(entry) {
+    return (
+      entry &&
+      typeof entry === "object" &&
+      typeof entry.id === "string" &&
+      (entry.from === "user" || entry.from === "bot") &&
+      typeof entry.text === "string" &&
+      typeof entry.ts === "number" &&
+      isFinite(entry.ts)
+    );
+  }
+
+  function loadHistory() {
+    var history = store.getJSON("history", []);
+    return Array.isArray(history) ? history.filter(validEntry) : [];
+  }
+
+  function saveHistory(history) {
+    if (history.length > options.maxHistory) {
+      history = history.slice(history.length - options.maxHistory);
+    }
+    store.set("history", JSON.stringify(history));
+  }
+
+  function appendEntry(entry) {
+    var history = loadHistory();
+    history.push(entry);
+    saveHistory(history);
+    renderHistory();
+  }
+
+  // -------------------------------------------------------------- DOM helpers
+  var SVG_NS = "http://www.w3.org/2000/svg";
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (name) {
+        var value = attrs[name];
+        if (value === null || value === undefined || value === false) return;
+        if (name === "text") node.textContent = value;
+        else if (name === "className") node.className = value;
+        else node.setAttribute(name, value === true ? "" : String(value));
+      });
+    }
+    (children || []).forEach(function (child) {
+      if (child) node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    });
+    return node;
+  }
+
+  function icon(paths, size) {
+    var svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", String(size || 20));
+    svg.setAttribute("height", String(size || 20));
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    paths.forEach(function (d) {
+      var path = document.createElementNS(SVG_NS, "path");
+      path.setAttribute("d", d);
+      svg.appendChild(path);
+    });
+    return svg;
+  }
+
+  var ICONS = {
+    chat: [
+      "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-4.6 3.5A.9.9 0 0 1 3 20.8V6a2 2 0 0 1 1-2zm3 6.2a1.3 1.3 0 1 0 0 2.6 1.3 1.3 0 0 0 0-2.6zm5 0a1.3 1.3 0 1 0 0 2.6 1.3 1.3 0 0 0 0-2.6zm5 0a1.3 1.3 0 1 0 0 2.6 1.3 1.3 0 0 0 0-2.6z",
+    ],
+    close: [
+      "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z",
+    ],
+    send: ["M3.4 20.4 21 12 3.4 3.6 3.4 10.2 15 12 3.4 13.8z"],
+  };
+
+  function looksChinese(text) {
+    return /[\u3400-\u9fff]/.test(text || "");
+  }
+
+  // ------------------------------------------------------------- Markdown
+  // A small, safe subset: **bold**, [label](url), bare URLs, "- " / "1. "
+  // lists and line breaks. Produces DOM nodes from text; never parses HTML.
+  var SAFE_URL = /^(https?:|mailto:|tel:)/i;
+  var INLINE =
+    /\*\*([^*]+?)\*\*|\[([^\]\n]+)\]\(([^)\s]+)\)|(https?:\/\/[^\s<>()"'，。；！？、]+[^\s<>()"'.,;:!?，。；：！？、])/g;
+
+  function link(label, href) {
+    if (!SAFE_URL.test(href)) return document.createTextNode(label);
+    var anchor = el("a", { href: href, rel: "noopener noreferrer nofollow", text: label });
+    if (/^https?:/i.test(href)) anchor.setAttribute("target", "_blank");
+    return anchor;
+  }
+
+  function renderInline(text, target, depth) {
+    var last = 0;
+    var match;
+    INLINE.lastIndex = 0;
+    var matches = [];
+    while ((match = INLINE.exec(text)) !== null) {
+      matches.push({ index: match.index, end: INLINE.lastIndex, groups: match.slice(1) });
+    }
+    matches.forEach(function (m) {
+      if (m.index > last) target.appendChild(document.createTextNode(text.slice(last, m.index)));
+      var g = m.groups;
+      if (g[0] !== undefined) {
+        var strong = el("strong");
+        if (depth < 2) renderInline(g[0], strong, depth + 1);
+        else strong.textContent = g[0];
+        target.appendChild(strong);
+      } else if (g[1] !== undefined) {
+        target.appendChild(link(g[1], g[2]));
+      } else {
+        target.appendChild(link(g[3], g[3]));
+      }
+      last = m.end;
+    });
+    if (last < text.length) target.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  function renderMarkdown(text) {
+    var fragment = document.createDocumentFragment();
+    var lines = String(text || "").replace(/\r\n?/g, "\n").split("\n");
+    var paragraph = null;
+    var list = null;
+    lines.forEach(function (line) {
+      var bullet = /^\s*[-*•·]\s+(.*)$/.exec(line);
+      var numbered = /^\s*(\d{1,3})[.)、]\s*(.*)$/.exec(line);
+      if (bullet || numbered) {
+        var kind = bullet ? "ul" : "ol";
+        if (!list || list.tagName.toLowerCase() !== kind) {
+          list = el(kind);
+          if (numbered && numbered[1] !== "1") list.setAttribute("start", numbered[1]);
+          fragment.appendChild(list);
+        }
+        var item = el("li");
+        renderInline(bullet ? bullet[1] : numbered[2], item, 0);
+        list.appendChild(item);
+        paragraph = null;
+        return;
+      }
+      list = null;
+      if (!line.trim()) {
+        paragraph = null;
+        return;
+      }
+      if (paragraph) paragraph.appendChild(el("br"));
+      else {
+        paragraph = el("p");
+        fragment.appendChild(paragraph);
+      }
+      renderInline(line, paragraph, 0);
+    });
+    return fragment;
+  }
+
+  // ------------------------------------------------------------- the widget
+  var host = el("div", { id: "shebao-widget", "data-position": options.position });
+  host.hidden = true; // shown once the stylesheet has loaded (no flash of raw UI)
+  var root = host.attachShadow({ mode: "open" });
+  var stylesheet = el("link", { rel: "stylesheet", href: options.cssUrl });
+  stylesheet.addEventListener("load", function () {
+    host.hidden = false;
+    scrollToEnd(); // the restored history was laid out only now
+  });
+  stylesheet.addEventListener("error", function () {
+    host.hidden = false;
+  });
+  root.appendChild(stylesheet);
+
+  var ui = {};
+  ui.launcherText = el("span", { className: "launcher-text" });
+  ui.badge = el("span", { className: "badge", hidden: true });
+  ui.launcher = el(
+    "button",
+    { type: "button", className: "launcher", "aria-expanded": "false", "aria-controls": "shebao-panel" },
+    [icon(ICONS.chat, 24), ui.launcherText, ui.badge]
+  );
+
+  ui.title = el("h2", { className: "title", id: "shebao-title" });
+  ui.statusDot = el("span", { className: "status-dot", "aria-hidden": "true" });
+  ui.statusText = el("span", { className: "status-text" });
+  ui.subtitle = el("p", { className: "subtitle" }, [ui.statusDot, ui.statusText]);
+  ui.langGroup = el("div", { className: "lang-switch", role: "group" });
+  ui.langButtons = {
+    zh: el("button", { type: "button", lang: "zh-CN", "data-lang": "zh", text: "中文" }),
+    en: el("button", { type: "button", lang: "en", "data-lang": "en", text: "English" }),
+  };
+  ui.langGroup.appendChild(ui.langButtons.zh);
+  ui.langGroup.appendChild(ui.langButtons.en);
+  ui.closeButton = el("button", { type: "button", className: "icon-button close" }, [icon(ICONS.close, 20)]);
+  ui.header = el("header", { className: "header" }, [
+    el("div", { className: "heading" }, [ui.title, ui.subtitle]),
+    ui.langGroup,
+    ui.closeButton,
+  ]);
+
+  ui.banner = el("div", { className: "banner", hidden: true });
+  ui.status = el("div", { className: "sr-only", role: "status", "aria-live": "polite" });
+
+  ui.welcome = el("div", { className: "welcome" });
+  ui.log = el("ol", { className: "log", role: "log", "aria-live": "polite", "aria-relevant": "additions" });
+  ui.typing = el("div", { className: "typing", hidden: true }, [
+    el("span", { className: "dots", "aria-hidden": "true" }, [el("span"), el("span"), el("span")]),
+    el("span", { className: "typing-text" }),
+  ]);
+  ui.scroller = el("div", { className: "scroller", tabindex: "-1" }, [ui.welcome, ui.log, ui.typing]);
+
+  ui.notice = el("p", { className: "notice" });
+  ui.clearButton = el("button", { type: "button", className: "link-button" });
+  ui.input = el("textarea", {
+    id: "shebao-input",
+    className: "input",
+    rows: "1",
+    maxlength: "1000",
+    autocomplete: "off",
+    enterkeyhint: "send",
+  });
+  ui.inputLabel = el("label", { for: "shebao-input", className: "sr-only" });
+  ui.sendButton = el("button", { type: "submit", className: "send" }, [icon(ICONS.send, 20)]);
+  ui.form = el("form", { className: "composer", novalidate: true }, [ui.inputLabel, ui.input, ui.sendButton]);
+  ui.footer = el("footer", { className: "footer" }, [
+    ui.form,
+    el("div", { className: "footer-row" }, [ui.notice, ui.clearButton]),
+  ]);
+
+  ui.panel = el(
+    "section",
+    { id: "shebao-panel", className: "panel", role: "dialog", "aria-modal": "false", "aria-labelledby": "shebao-title", hidden: true },
+    [ui.header, ui.banner, ui.scroller, ui.footer, ui.status]
+  );
+  ui.container = el("div", { className: "container", "data-position": options.position }, [ui.panel, ui.launcher]);
+  root.appendChild(ui.container);
+
+  // ------------------------------------------------------------- rendering
+  function formatTime(ts) {
+    var date = new Date(ts);
+    var now = new Date();
+    var sameDay = date.toDateString() === now.toDateString();
+    var opts = sameDay
+      ? { hour: "2-digit", minute: "2-digit" }
+      : { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" };
+    try {
+      return new Intl.DateTimeFormat(t("dateFormat"), opts).format(date);
+    } catch (e) {
+      return date.toLocaleTimeString();
+    }
+  }
+
+  function renderEntry(entry) {
+    var mine = entry.from === "user";
+    var bubble = el("div", { className: "bubble", lang: looksChinese(entry.text) ? "zh-CN" : "en" });
+    if (entry.text) {
+      if (mine) bubble.appendChild(el("p", { text: entry.text }));
+      else bubble.appendChild(renderMarkdown(entry.text));
+    }
+    if (entry.image && SAFE_URL.test(entry.image) && /^https?:/i.test(entry.image)) {
+      bubble.appendChild(el("img", { src: entry.image, alt: entry.alt || t("image"), loading: "lazy" }));
+    }
+    var who = el("span", { className: "sr-only who", text: (mine ? t("you") : t("bot")) + ": " });
+    var time = el("time", {
+      className: "time",
+      datetime: new Date(entry.ts).toISOString(),
+      title: new Date(entry.ts).toLocaleString(t("dateFormat")),
+      text: formatTime(entry.ts),
+    });
+    var item = el("li", { className: "message " + (mine ? "from-user" : "from-bot"), "data-id": entry.id }, [
+      who,
+      bubble,
+      time,
+    ]);
+    return item;
+  }
+
+  function renderQuickReplies(entry) {
+    var replies = (entry.quick_replies || []).filter(function (r) {
+      return r && r.title;
+    });
+    if (!replies.length) return null;
+    var group = el("div", { className: "quick-replies", role: "group", "aria-label": t("suggestionsLabel") });
+    replies.forEach(function (reply) {
+      var button = el("button", { type: "button", className: "chip", text: reply.title });
+      button.addEventListener("click", function () {
+        sendMessage(reply.payload || reply.title, reply.title);
+      });
+      group.appendChild(button);
+    });
+    return group;
+  }
+
+  // Render the stored history into the log, touching only what changed, so a
+  // screen reader announces new messages once (role=log) and focus is kept.
+  function renderHistory() {
+    var history = loadHistory();
+    var keep = 0;
+    while (keep < state.rendered.length && keep < history.length && state.rendered[keep] === history[keep].id) {
+      keep += 1;
+    }
+    var changed = keep < state.rendered.length || keep < history.length || !ui.welcome.firstChild;
+    if (!changed) return;
+    var active = root.activeElement;
+    var hadFocusInReplies = !!(active && active.classList && active.classList.contains("chip"));
+    while (ui.log.children.length > keep) ui.log.removeChild(ui.log.lastChild);
+    state.rendered = state.rendered.slice(0, keep);
+    var oldReplies = ui.log.querySelector(".quick-replies");
+    if (oldReplies) oldReplies.parentNode.removeChild(oldReplies);
+    history.slice(keep).forEach(function (entry) {
+      ui.log.appendChild(renderEntry(entry));
+      state.rendered.push(entry.id);
+    });
+    var last = history[history.length - 1];
+    if (last && last.from === "bot") {
+      var replies = renderQuickReplies(last);
+      if (replies) ui.log.lastChild.appendChild(replies);
+    }
+    renderWelcome(history.length === 0);
+    syncEnabled();
+    if (hadFocusInReplies && state.open) ui.input.focus();
+    scrollToEnd();
+  }
+
+  function renderWelcome(withSuggestions) {
+    while (ui.welcome.firstChild) ui.welcome.removeChild(ui.welcome.firstChild);
+    ui.welcome.setAttribute("lang", state.lang === "zh" ? "zh-CN" : "en");
+    ui.welcome.appendChild(el("div", { className: "bubble" }, [el("p", { text: t("welcome") })]));
+    if (withSuggestions) {
+      var group = el("div", { className: "quick-replies", role: "group", "aria-label": t("suggestionsLabel") });
+      t("suggestions").forEach(function (text) {
+        var button = el("button", { type: "button", className: "chip", text: text });
+        button.addEventListener("click", function () {
+          sendMessage(text, text);
+        });
+        group.appendChild(button);
+      });
+      ui.welcome.appendChild(group);
+    }
+  }
+
+  function scrollToEnd() {
+    window.requestAnimationFrame(function () {
+      ui.scroller.scrollTop = ui.scroller.scrollHeight;
+    });
+  }
+
+  function applyStrings() {
+    var lang = state.lang;
+    ui.container.setAttribute("lang", lang === "zh" ? "zh-CN" : "en");
+    var title = options.title || t("title");
+    ui.title.textContent = title;
+    ui.launcherText.textContent = t("launcher");
+    ui.closeButton.setAttribute("aria-label", t("closeLabel"));
+    ui.closeButton.setAttribute("title", t("close"));
+    ui.langGroup.setAttribute("aria-label", t("language"));
+    Object.keys(ui.langButtons).forEach(function (code) {
+      ui.langButtons[code].setAttribute("aria-pressed", code === lang ? "true" : "false");
+    });
+    ui.log.setAttribute("aria-label", t("log"));
+    ui.inputLabel.textContent = t("inputLabel");
+    ui.input.setAttribute("placeholder", t("placeholder"));
+    ui.sendButton.setAttribute("aria-label", t("sendLabel"));
+    ui.sendButton.setAttribute("title", t("send"));
+    ui.notice.textContent = t("notice");
+    ui.clearButton.textContent = t("clear");
+    ui.clearButton.setAttribute("aria-label", t("clearLabel"));
+    ui.typing.querySelector(".typing-text").textContent = t("typing");
+    ui.badge.textContent = t("unread");
+    // Labels, timestamps and the welcome follow the UI language; messages
+    // keep theirs. Updated in place, so the log is not announced again.
+    relabelLog();
+    while (ui.welcome.firstChild) ui.welcome.removeChild(ui.welcome.firstChild);
+    renderHistory();
+    renderConnection();
+    updateLauncherLabel();
+  }
+
+  function relabelLog() {
+    var byId = {};
+    loadHistory().forEach(function (entry) {
+      byId[entry.id] = entry;
+    });
+    Array.prototype.forEach.call(ui.log.children, function (item) {
+      var entry = byId[item.getAttribute("data-id")];
+      if (!entry) return;
+      item.querySelector(".who").textContent = (entry.from === "user" ? t("you") : t("bot")) + ": ";
+      var time = item.querySelector("time");
+      time.textContent = formatTime(entry.ts);
+      time.setAttribute("title", new Date(entry.ts).toLocaleString(t("dateFormat")));
+    });
+    var replies = ui.log.querySelector(".quick-replies");
+    if (replies) replies.setAttribute("aria-label", t("suggestionsLabel"));
+  }
+
+  function updateLauncherLabel() {
+    var label = t("launcherLabel") + (state.unread ? " (" + t("unread") + ")" : "");
+    ui.launcher.setAttribute("aria-label", label);
+  }
+
+  function renderConnection() {
+    var c = state.connection;
+    ui.container.setAttribute("data-connection", c);
+    var short = { connecting: t("connecting"), online: t("online"), reconnecting: t("reconnectingShort"), offline: t("offlineShort") }[c];
+    ui.statusText.textContent = short;
+    var message = c === "reconnecting" ? t("reconnecting") : c === "offline" ? t("offline") : "";
+    ui.banner.textContent = message;
+    ui.banner.hidden = !message;
+    ui.banner.setAttribute("data-kind", c);
+    syncEnabled();
+  }
+
+  // Send and quick-reply buttons work only while connected (typing still does).
+  function syncEnabled() {
+    var ready = state.connection === "online" && state.sessionConfirmed;
+    ui.sendButton.disabled = !ready;
+    ui.form.setAttribute("aria-busy", ready ? "false" : "true");
+    Array.prototype.forEach.call(ui.scroller.querySelectorAll(".chip"), function (chip) {
+      chip.disabled = !ready;
+    });
+  }
+
+  function setConnection(next) {
+    if (state.connection === next) return;
+    var previous = state.connection;
+    state.connection = next;
+    renderConnection();
+    // Tell screen-reader users about losing and regaining the connection.
+    if (next === "reconnecting" || next === "offline") ui.status.textContent = next === "offline" ? t("offline") : t("reconnecting");
+    else if (next === "online" && (previous === "reconnecting" || previous === "offline")) ui.status.textContent = t("restored");
+  }
+
+  function showTyping(on) {
+    window.clearTimeout(state.typingTimer);
+    ui.typing.hidden = !on;
+    if (on) {
+      // Rasa may answer with nothing at all; never spin forever.
+      state.typingTimer = window.setTimeout(function () {
+        ui.typing.hidden = true;
+      }, 20000);
+      scrollToEnd();
+    }
+  }
+
+  function setOpen(open, focus) {
+    state.open = open;
+    tabStore.set("open", open ? "1" : "0");
+    ui.panel.hidden = !open;
+    ui.container.classList.toggle("is-open", open);
+    ui.launcher.setAttribute("aria-expanded", open ? "true" : "false");
+    if (open) {
+      state.unread = false;
+      ui.badge.hidden = true;
+      updateLauncherLabel();
+      scrollToEnd();
+      if (focus) ui.input.focus();
+    } else if (focus) {
+      ui.launcher.focus();
+    }
+  }
+
+  // ------------------------------------------------------------ messaging
+  function sendMessage(payload, shownText) {
+    var text = String(payload || "").trim();
+    if (!text) return false;
+    if (!(state.socket && state.connection === "online" && state.sessionConfirmed)) return false;
+    // The tab that sent the last message records the bot's answers; the
+    // others (same session, same socket.io room) pick them up from storage.
+    store.set("owner", tabId);
+    state.socket.emit("user_uttered", {
+      message: text,
+      session_id: sessionId(),
+      metadata: { language: state.lang },
+    });
+    if (shownText) {
+      appendEntry({ id: randomId(), from: "user", text: String(shownText), ts: Date.now() });
+    }
+    showTyping(true);
+    return true;
+  }
+
+  function botEntry(message) {
+    if (!message || typeof message !== "object") return null;
+    var entry = { id: randomId(), from: "bot", text: "", ts: Date.now() };
+    if (typeof message.text === "string") entry.text = message.text;
+    var replies = message.quick_replies || message.buttons || [];
+    if (Array.isArray(replies) && replies.length) {
+      entry.quick_replies = replies
+        .filter(function (r) {
+          return r && typeof r.title === "string";
+        })
+        .map(function (r) {
+          return { title: r.title, payload: typeof r.payload === "string" ? r.payload : r.title };
+        });
+    }
+    var attachment = message.attachment;
+    if (attachment && attachment.type === "image" && attachment.payload && typeof attachment.payload.src === "string") {
+      entry.image = attachment.payload.src;
+    }
+    if (!entry.text && !entry.image && !entry.quick_replies) return null;
+    return entry;
+  }
+
+  function onBotMessage(message) {
+    showTyping(false);
+    var entry = botEntry(message);
+    if (!entry) return;
+    var owner = store.get("owner");
+    if (owner && owner !== tabId) return; // the owner tab stores it; we get it via "storage"
+    var history = loadHistory();
+    // No owner (e.g. it was closed): every tab in the room got this message;
+    // store it once.
+    var duplicate = history.slice(-5).some(function (old) {
+      return old.from === "bot" && old.text === entry.text && Math.abs(old.ts - entry.ts) < 3000;
+    });
+    if (!owner && duplicate) return;
+    history.push(entry);
+    saveHistory(history);
+    renderHistory();
+    if (!state.open) {
+      state.unread = true;
+      ui.badge.hidden = false;
+      updateLauncherLabel();
+    }
+  }
+
+  function setLanguage(lang) {
+    if (!STRINGS[lang] || lang === state.lang) return;
+    state.lang = lang;
+    store.set("lang", lang);
+    applyStrings();
+    // The bot honours the switch and confirms it in the new language; when
+    // offline, tell it as soon as the connection is back.
+    state.pendingLanguage = sendLanguage(lang) ? null : lang;
+  }
+
+  function sendLanguage(lang) {
+    return sendMessage('/set_language{"language":"' + lang + '"}', null);
+  }
+
+  function clearHistory() {
+    store.remove("history");
+    store.remove("session");
+    store.remove("owner");
+    state.rendered = [];
+    while (ui.log.firstChild) ui.log.removeChild(ui.log.firstChild);
+    while (ui.welcome.firstChild) ui.welcome.removeChild(ui.welcome.firstChild);
+    renderHistory();
+    // A fresh session id: the old conversation can't be continued from here.
+    state.sessionConfirmed = false;
+    renderConnection();
+    if (state.socket && state.socket.connected) requestSession();
+    ui.input.focus();
+  }
+
+  function requestSession() {
+    state.sessionConfirmed = false;
+    state.socket.emit("session_request", { session_id: sessionId() });
+  }
+
+  function connect(io) {
+    var socket = io(options.socketUrl, {
+      path: options.socketPath,
+      transports: options.transports,
+      reconnection: true,
+      reconnectionDelay: 1000,
+      reconnectionDelayMax: 5000,
+      timeout: 8000,
+    });
+    state.socket = socket;
+    socket.on("connect", function () {
+      state.everConnected = true;
+      requestSession();
+    });
+    socket.on("session_confirm", function (confirmed) {
+      var id = confirmed && typeof confirmed === "object" ? confirmed.session_id : confirmed;
+      if (typeof id === "string" && id) store.set("session", id);
+      state.sessionConfirmed = true;
+      setConnection("online");
+      renderConnection();
+      if (state.pendingLanguage) {
+        var lang = state.pendingLanguage;
+        state.pendingLanguage = null;
+        sendLanguage(lang);
+      }
+    });
+    socket.on("bot_uttered", onBotMessage);
+    socket.on("disconnect", function (reason) {
+      state.sessionConfirmed = false;
+      showTyping(false);
+      setConnection("reconnecting");
+      if (reason === "io server disconnect") socket.connect();
+    });
+    socket.on("connect_error", function () {
+      state.sessionConfirmed = false;
+      setConnection(state.everConnected ? "reconnecting" : "offline");
+    });
+  }
+
+  function loadClient() {
+    if (typeof window.io === "function") {
+      connect(window.io);
+      return;
+    }
+    var tag = document.createElement("script");
+    tag.src = options.clientUrl;
+    tag.async = true;
+    tag.addEventListener("load", function () {
+      if (typeof window.io === "function") connect(window.io);
+      else setConnection("offline");
+    });
+    tag.addEventListener("error", function () {
+      setConnection("offline");
+    });
+    document.head.appendChild(tag);
+  }
+
+  // --------------------------------------------------------------- events
+  ui.launcher.addEventListener("click", function () {
+    setOpen(!state.open, true);
+  });
+  ui.closeButton.addEventListener("click", function () {
+    setOpen(false, true);
+  });
+  var phone = window.matchMedia("(max-width: 480px)");
+  function applyLayout() {
+    // Full-screen on a phone: then it is modal and Tab stays inside it.
+    ui.panel.setAttribute("aria-modal", phone.matches ? "true" : "false");
+  }
+  if (phone.addEventListener) phone.addEventListener("change", applyLayout);
+  applyLayout();
+
+  function focusables() {
+    return Array.prototype.filter.call(
+      ui.panel.querySelectorAll("button, textarea, a[href], [tabindex]:not([tabindex='-1'])"),
+      function (node) {
+        return !node.disabled && node.getClientRects().length > 0;
+      }
+    );
+  }
+
+  ui.container.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && state.open) {
+      event.preventDefault();
+      setOpen(false, true);
+    } else if (event.key === "Tab" && phone.matches) {
+      var nodes = focusables();
+      if (!nodes.length) return;
+      var first = nodes[0];
+      var last = nodes[nodes.length - 1];
+      if (event.shiftKey && root.activeElement === first) {
+        event.preventDefault();
+        last.focus();
+      } else if (!event.shiftKey && root.activeElement === last) {
+        event.preventDefault();
+        first.focus();
+      }
+    }
+  });
+  Object.keys(ui.langButtons).forEach(function (code) {
+    ui.langButtons[code].addEventListener("click", function () {
+      setLanguage(code);
+    });
+  });
+  ui.clearButton.addEventListener("click", clearHistory);
+  ui.form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = ui.input.value.trim();
+    if (!text) return;
+    if (sendMessage(text, text)) {
+      ui.input.value = "";
+      autosize();
+    }
+  });
+  ui.input.addEventListener("keydown", function (event) {
+    // Enter sends, Shift+Enter is a new line; never send while an IME
+    // (pinyin) composition is open: there Enter confirms the characters.
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+      event.preventDefault();
+      ui.form.requestSubmit ? ui.form.requestSubmit() : ui.form.dispatchEvent(new Event("submit", { cancelable: true }));
+    }
+  });
+  function autosize() {
+    ui.input.style.height = "auto";
+    ui.input.style.height = Math.min(ui.input.scrollHeight, 120) + "px";
+  }
+  ui.input.addEventListener("input", autosize);
+
+  // Another tab of the same site changed the conversation or the language.
+  window.addEventListener("storage", function (event) {
+    if (!event.key || event.key.indexOf(options.storageKey + ":") !== 0) return;
+    var key = event.key.slice(options.storageKey.length + 1);
+    if (key === "history") {
+      var history = loadHistory();
+      var last = history[history.length - 1];
+      showTyping(!!last && last.from === "user");
+      renderHistory();
+    } else if (key === "lang") {
+      var lang = pickLanguage(event.newValue);
+      if (lang && lang !== state.lang) {
+        state.lang = lang;
+        applyStrings();
+      }
+    } else if (key === "session" && state.socket && state.socket.connected) {
+      requestSession(); // joined a new conversation elsewhere ("clear history")
+    }
+  });
+  window.addEventListener("pagehide", function () {
+    if (store.get("owner") === tabId) store.remove("owner");
+  });
+
+  // ----------------------------------------------------------------- start
+  function start() {
+    document.body.appendChild(host);
+    applyStrings();
+    setOpen(state.open, false);
+    loadClient();
+  }
+
+  // Public hooks for the host page (and tests): open, close, switch language.
+  window.ShebaoWidget = {
+    open: function () {
+      setOpen(true, true);
+    },
+    close: function () {
+      setOpen(false, true);
+    },
+    setLanguage: setLanguage,
+  };
+
+  if (document.body) start();
+  else document.addEventListener("DOMContentLoaded", start);
+})();
