@@ -15,7 +15,7 @@ TRAIN_INPUTS := config.yml domain.yml $(wildcard data/*.yml) $(PIPELINE)
 
 export SHEBAO_VAR_DIR     ?= $(abspath $(VAR))
 export SHEBAO_ACTIONS_URL ?= http://127.0.0.1:5055
-export SHEBAO_TRACKER_DB  ?= $(abspath $(VAR))/tracker.sqlite3
+export SHEBAO_TRACKER_URL ?= sqlite:///$(abspath $(VAR))/tracker.sqlite3
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export RASA_CACHE_DIRECTORY ?= $(abspath $(VAR))/rasa-cache
 export PYTHONPATH := $(CURDIR)
@@ -101,7 +101,15 @@ test-integration: setup browser ## The running assistant over real HTTP, WeChat 
 	$(PY) -m pytest tests/integration tests/web tests/channels -q
 
 .PHONY: test
-test: setup validate test-unit test-stories test-nlu test-integration ## The whole suite
+test: setup lint validate test-unit test-stories test-nlu test-integration ## The whole suite
+
+.PHONY: bench
+bench: setup ## Benchmark against a stock `rasa init` bot (prints latency, throughput, memory)
+	$(PY) -m bench.run_bench
+
+.PHONY: lint
+lint: $(INSTALLED) ## ruff (pyflakes, pycodestyle, import order) on our code
+	$(VENV)/bin/ruff check bot actions tests bench
 
 .PHONY: clean
 clean: ## Remove models, databases, logs and reports (keeps the venv)

@@ -23,3 +23,9 @@ STOCK_MOODBOT: List[Conversation] = [
     ["hey there", "very unhappy", "no", "bye"],
     ["good morning", "are you a bot?", "perfect", "see you"],
 ]
+
+
+# A verified inquiry: the third turn's text is the code read from the backend's
+# development outbox after the second turn (see bench/run_bench.py).
+INQUIRY_OPENERS = ["which months of 2025 have I paid?", "我2025年交了哪几个月"]
+INQUIRY_FOLLOW_UPS = ["and 2024?", "2024年的呢"]

@@ -149,16 +149,24 @@ def build_stack(
         "SHEBAO_ACTIONS_URL": f"http://{host}:{settings.actions_port}",
         "SHEBAO_BACKEND_URL": f"http://{host}:{settings.backend_port}",
         "SHEBAO_RASA_URL": f"http://{host}:{settings.rasa_port}",
-        "SHEBAO_TRACKER_DB": os.environ.get("SHEBAO_TRACKER_DB")
-        or str(var_dir / "tracker.sqlite3"),
+        "SHEBAO_TRACKER_URL": os.environ.get("SHEBAO_TRACKER_URL")
+        or f"sqlite:///{var_dir / 'tracker.sqlite3'}",
         "RASA_AUTH_TOKEN": os.environ.get("RASA_AUTH_TOKEN") or secrets.token_urlsafe(24),
+        "BACKEND_HOST": host,
         "BACKEND_PORT": str(settings.backend_port),
+        # Local runs use the dev outbox instead of an SMS gateway (see README).
+        "BACKEND_MODE": os.environ.get("BACKEND_MODE") or "development",
         "WEB_PORT": str(settings.web_port),
         "PYTHONUNBUFFERED": "1",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         **(extra_env or {}),
     }
     services = [
+        Service(
+            "backend",
+            [_bin("python"), "-m", "bot.backend", "serve", "--seed"],
+            f"http://{host}:{settings.backend_port}/health",
+        ),
         Service(
             "actions",
             [_bin("python"), "-m", "rasa_sdk", "--actions", "actions",
@@ -189,6 +197,8 @@ def build_stack(
 
 
 def main() -> int:
+    from bot.backend.demo import DEMO_ID_NUMBER
+
     stack = build_stack()
     print("Starting Shebao Assistant (logs in %s) ..." % stack.log_dir, flush=True)
     stack.start()
@@ -198,6 +208,10 @@ def main() -> int:
         f"  Rasa socket.io      {stack.rasa_url}/socket.io\n"
         f"  Action server       {stack.actions_url}/health\n"
         f"  Web chat demo page  {stack.web_url}/  (English: {stack.web_url}/?lang=en)\n"
+        f"  Contribution API    {stack.backend_url}/api/v1/openapi.json\n"
+        f"\nTry a verified inquiry: ask \"which months of 2025 have I paid?\", give the demo\n"
+        f"ID number {DEMO_ID_NUMBER}, then the code from\n"
+        f"  {stack.backend_url}/api/v1/dev/outbox?id_number={DEMO_ID_NUMBER}\n"
         "\nPress Ctrl-C to stop everything.",
         flush=True,
     )

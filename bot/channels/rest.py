@@ -36,8 +36,8 @@ def validated_body(request: Request) -> Dict[str, Any]:
     """The JSON body, checked field by field; raises ``ErrorResponse`` (400)."""
     try:
         body = request.json
-    except Exception:  # Sanic raises InvalidUsage for unparsable JSON
-        raise _bad_request("malformed_json", "The request body is not valid JSON.")
+    except Exception as error:  # Sanic raises InvalidUsage for unparsable JSON
+        raise _bad_request("malformed_json", "The request body is not valid JSON.") from error
     if not isinstance(body, dict):
         raise _bad_request("malformed_json", "The request body must be a JSON object.")
     unknown = sorted(set(body) - ALLOWED_FIELDS)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -23,6 +24,17 @@ from sklearn.metrics import classification_report, f1_score
 from bot.language.detect import detect_language
 
 Example = Tuple[str, str]  # (text, gold intent)
+
+
+def normalized(text: str) -> str:
+    """Text compared without case, spaces and punctuation."""
+    return re.sub(r"[\s\W_]+", "", text.lower())
+
+
+def leaked_examples(heldout: List[Example], training: List[Example]) -> List[str]:
+    """Held-out texts that also occur (normalised) in the training data."""
+    seen = {normalized(text) for text, _ in training}
+    return [text for text, _ in heldout if normalized(text) in seen]
 
 
 def load_examples(path: Path) -> List[Example]:
@@ -48,7 +60,7 @@ def report_by_language(
 ) -> Dict[str, Dict]:
     """sklearn classification reports, one per language of the example text."""
     groups: Dict[str, Tuple[List[str], List[str]]] = defaultdict(lambda: ([], []))
-    for (text, gold), guess in zip(examples, predicted):
+    for (text, gold), guess in zip(examples, predicted, strict=False):
         gold_list, guess_list = groups[detect_language(text) or "unknown"]
         gold_list.append(gold)
         guess_list.append(guess)
@@ -63,7 +75,7 @@ def report_by_language(
             ),
             "errors": [
                 {"text": t, "gold": g, "predicted": p}
-                for (t, g), p in zip(examples, predicted)
+                for (t, g), p in zip(examples, predicted, strict=False)
                 if g != p and (detect_language(t) or "unknown") == language
             ],
         }
@@ -75,10 +87,15 @@ def main(argv: List[str]) -> int:
     parser.add_argument("--model", type=Path, default=Path("var/models"))
     parser.add_argument("--data", type=Path, default=Path("tests/nlu_heldout.yml"))
     parser.add_argument("--out", type=Path, default=Path("var/reports/nlu"))
+    parser.add_argument("--training", type=Path, default=Path("data/nlu.yml"))
     parser.add_argument("--min-f1", type=float, default=0.85)
     args = parser.parse_args(argv)
 
     examples = load_examples(args.data)
+    leaked = leaked_examples(examples, load_examples(args.training))
+    if leaked:
+        print(f"held-out examples found in the training data: {leaked}")
+        return 1
     predicted = asyncio.run(predict(args.model, [text for text, _ in examples]))
     reports = report_by_language(examples, predicted)
 

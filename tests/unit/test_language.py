@@ -8,7 +8,12 @@ from rasa.shared.nlu.training_data.message import Message
 from bot.language.detect import detect_language, requested_language
 from bot.language.patterns import canonical_lookup, canonical_values, iter_phrases
 from bot.language.pipeline import build_pipeline, fingerprint
-from bot.nlu.components import EntityCanonicalizer, LanguageDetector
+from bot.nlu.components import (
+    ContentlessMessageFallback,
+    EntityCanonicalizer,
+    LanguageDetector,
+    YearExtractor,
+)
 
 
 @pytest.mark.parametrize(
@@ -115,3 +120,29 @@ def test_canonicalizer_leaves_unknown_entities_alone():
     )
     EntityCanonicalizer().process([message])
     assert message.get("entities") == [{"entity": "language", "value": "zh"}]
+
+
+@pytest.mark.parametrize("text", ["", "   ", "😀🙏", "……", "\n"])
+def test_contentless_messages_become_nlu_fallback(text):
+    message = Message(data={"text": text, "intent": {"name": "greet", "confidence": 0.9}})
+    ContentlessMessageFallback().process([message])
+    assert message.get("intent") == {"name": "nlu_fallback", "confidence": 1.0}
+
+
+@pytest.mark.parametrize("text", ["hi", "你好", "123456"])
+def test_messages_with_words_keep_their_intent(text):
+    message = Message(data={"text": text, "intent": {"name": "greet", "confidence": 0.9}})
+    ContentlessMessageFallback().process([message])
+    assert message.get("intent")["name"] == "greet"
+
+
+@pytest.mark.parametrize(
+    "text, year",
+    [("which months of 2025 have I paid?", "2025"), ("2024年的呢", "2024"),
+     ("my id is 110105194912310021", None), ("hello", None)],
+)
+def test_year_extractor(text, year):
+    message = Message(data={"text": text})
+    YearExtractor().process([message])
+    found = [e["value"] for e in message.get("entities", []) if e["entity"] == "year"]
+    assert found == ([year] if year else [])

@@ -31,7 +31,7 @@ def test_each_situation_selects_exactly_one_variation_in_its_language(domain):
         if not slots:
             continue
         for values in itertools.product(*(slot_values(domain, s) for s in slots)):
-            filled = dict(zip(slots, values))
+            filled = dict(zip(slots, values, strict=False))
             if filled.get("language") is None:
                 continue  # the language slot always has a value (initial_value: en)
             chosen = chooser.responses_for_utter_action(name, "rest", filled)
