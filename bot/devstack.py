@@ -170,7 +170,7 @@ def build_stack(
         Service(
             "actions",
             [_bin("python"), "-m", "rasa_sdk", "--actions", "actions",
-             "--port", str(settings.actions_port)],
+             "--port", str(settings.actions_port), "--logging-config_file", "logging.yml"],
             f"http://{host}:{settings.actions_port}/health",
         ),
         Service(
@@ -180,7 +180,8 @@ def build_stack(
              # only the widget's own demo origin may call Rasa from a browser
              "--cors", f"http://{host}:{settings.web_port}",
              "--interface", host, "--port", str(settings.rasa_port),
-             "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"],
+             "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
+             "--logging-config-file", "logging.yml"],
             f"http://{host}:{settings.rasa_port}/",
         ),
     ]

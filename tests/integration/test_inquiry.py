@@ -165,3 +165,8 @@ def test_stored_transcript_keeps_no_secrets(stack, chat, tracker, sender_id, per
     api_dump = json.dumps(tracker(), ensure_ascii=False)
     for secret in (id_number, code, PHONE):
         assert secret not in api_dump
+    # and no service wrote them to its log
+    for log in stack.log_dir.glob("*.log"):
+        content = log.read_text(encoding="utf-8", errors="replace")
+        for secret in (id_number, code, PHONE):
+            assert secret not in content, f"{secret!r} in {log.name}"
