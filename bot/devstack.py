@@ -151,7 +151,8 @@ def build_stack(
         "SHEBAO_RASA_URL": f"http://{host}:{settings.rasa_port}",
         "SHEBAO_TRACKER_URL": os.environ.get("SHEBAO_TRACKER_URL")
         or f"sqlite:///{var_dir / 'tracker.sqlite3'}",
-        "RASA_AUTH_TOKEN": os.environ.get("RASA_AUTH_TOKEN") or secrets.token_urlsafe(24),
+        # hex: a url-safe token may start with "-", which `rasa run` reads as a flag
+        "RASA_AUTH_TOKEN": os.environ.get("RASA_AUTH_TOKEN") or secrets.token_hex(24),
         "BACKEND_HOST": host,
         "BACKEND_PORT": str(settings.backend_port),
         # Local runs use the dev outbox instead of an SMS gateway (see README).
@@ -207,6 +208,8 @@ def main() -> int:
         "\nShebao Assistant is running:\n"
         f"  Rasa REST channel   POST {stack.rasa_url}/webhooks/rest/webhook\n"
         f"  Rasa socket.io      {stack.rasa_url}/socket.io\n"
+        f"  WeChat callback     {stack.rasa_url}/webhooks/wechat/webhook"
+        "  (try: python -m bot.channels.wechat_send 你好)\n"
         f"  Action server       {stack.actions_url}/health\n"
         f"  Web chat demo page  {stack.web_url}/  (English: {stack.web_url}/?lang=en)\n"
         f"  Contribution API    {stack.backend_url}/api/v1/openapi.json\n"
