@@ -11,7 +11,7 @@ PIPELINE := $(VAR)/spacy/zh_shebao/shebao.fingerprint
 MODELS   := $(VAR)/models
 MODEL    := $(MODELS)/.trained
 REPORTS  := $(VAR)/reports
-TRAIN_INPUTS := config.yml domain.yml $(wildcard data/*.yml) $(PIPELINE)
+TRAIN_INPUTS := config.yml domain.yml $(wildcard data/*.yml) $(PIPELINE) bot/nlu/components.py
 
 export SHEBAO_VAR_DIR     ?= $(abspath $(VAR))
 export SHEBAO_ACTIONS_URL ?= http://127.0.0.1:5055
@@ -48,8 +48,8 @@ $(PIPELINE): $(INSTALLED) $(wildcard bot/language/*.py)
 pipeline: $(PIPELINE) ## Build the spaCy pipeline (jieba + domain entity ruler) from code
 
 $(MODEL): $(INSTALLED) $(TRAIN_INPUTS)
-	@echo ">> training the model (only when data, domain or config changed)"
-	$(RASA) train --config config.yml --domain domain.yml --data data --out $(MODELS) --fixed-model-name shebao
+	@echo ">> training the model (only when data, domain, config or our NLU components changed)"
+	$(RASA) train --force --config config.yml --domain domain.yml --data data --out $(MODELS) --fixed-model-name shebao
 	@touch $@
 
 .PHONY: train

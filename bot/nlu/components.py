@@ -48,10 +48,8 @@ _SPACES = re.compile(r"\s+")
 _WORD_CHARACTER = re.compile(r"\w")
 
 
-class _MessageTagger(GraphComponent, EntityExtractorMixin):
-    """Adds one entity that describes the whole message, when there is one."""
-
-    entity_name = ""
+class _StatelessComponent(GraphComponent):
+    """A component with nothing to train or load: created from its class alone."""
 
     @classmethod
     def create(
@@ -60,8 +58,14 @@ class _MessageTagger(GraphComponent, EntityExtractorMixin):
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "_MessageTagger":
+    ) -> GraphComponent:
         return cls()
+
+
+class _MessageTagger(_StatelessComponent, EntityExtractorMixin):
+    """Adds one entity that describes the whole message, when there is one."""
+
+    entity_name = ""
 
     def tag(self, text: str) -> Optional[str]:
         raise NotImplementedError
@@ -114,21 +118,11 @@ class YearExtractor(_MessageTagger):
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False
 )
-class EntityCanonicalizer(GraphComponent, EntityExtractorMixin):
+class EntityCanonicalizer(_StatelessComponent, EntityExtractorMixin):
     """Replaces domain entity surface text with its canonical value."""
 
     def __init__(self) -> None:
         self._lookup = canonical_lookup()
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "EntityCanonicalizer":
-        return cls()
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
@@ -172,18 +166,8 @@ class LogisticRegressionIntentClassifier(LogisticRegressionClassifier):
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False
 )
-class ContentlessMessageFallback(GraphComponent):
+class ContentlessMessageFallback(_StatelessComponent):
     """Empty, blank or emoji-only messages are low-confidence input, not silence."""
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "ContentlessMessageFallback":
-        return cls()
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
