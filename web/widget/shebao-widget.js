@@ -235,9 +235,29 @@
     );
   }
 
+  // Two tabs in one conversation both receive each bot message; which one
+  // records it is decided through localStorage, which other tabs may see a
+  // moment late, so both can record the same message. Within the bot's answer
+  // to one user message, an entry with the text of an earlier one from the
+  // last few seconds is that same message recorded twice.
+  function withoutDoubleRecords(history) {
+    var answer = [];
+    return history.filter(function (entry) {
+      if (entry.from === "user") {
+        answer = [];
+        return true;
+      }
+      var twice = answer.some(function (old) {
+        return old.text === entry.text && Math.abs(old.ts - entry.ts) < 3000;
+      });
+      if (!twice) answer.push(entry);
+      return !twice;
+    });
+  }
+
   function loadHistory() {
     var history = store.getJSON("history", []);
-    return Array.isArray(history) ? history.filter(validEntry) : [];
+    return Array.isArray(history) ? withoutDoubleRecords(history.filter(validEntry)) : [];
   }
 
   function saveHistory(history) {
