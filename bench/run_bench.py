@@ -204,7 +204,7 @@ def stock_bot(workdir: Path) -> Stack:
     rasa = str(Path(sys.executable).with_name("rasa"))
     print(f">> training a stock `rasa init` bot in {workdir} ...", flush=True)
     subprocess.run([rasa, "init", "--no-prompt", "--init-dir", str(workdir)],
-                   check=True, cwd=workdir, stdout=subprocess.DEVNULL)
+                   check=True, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     port = free_port()
     settings = StackSettings(workdir, "127.0.0.1", port, 0, 0, 0, workdir / "models")
     service = Service(

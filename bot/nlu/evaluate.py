@@ -45,7 +45,12 @@ def load_examples(path: Path) -> List[Example]:
 
 
 async def predict(model: Path, texts: List[str]) -> List[str]:
+    import logging
+
     from rasa.core.agent import load_agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)  # no per-message debug lines
 
     agent = await load_agent(model_path=str(model))
     predictions = []
