@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.backend.db import Database
-from bot.backend.models import Contribution, Enrollment, Person
-from bot.backend.records import find_person
+from bot.backend.models import Contribution
+from bot.backend.records import NewPerson, find_person, person_row
 from bot.identity import make_id_number
 
 SEEDED_AT = datetime(2024, 1, 1)
@@ -121,19 +121,19 @@ def _seed_person(session: Session, demo: DemoPerson) -> int:
     added = 0
     person = find_person(session, demo.id_number)
     if person is None:
-        person = Person(
-            id_number=demo.id_number,
-            name=demo.name,
-            residency_type=demo.residency_type,
-            region=demo.region,
-            phone=demo.phone,
-            created_at=SEEDED_AT,
-        )
-        person.enrollment = Enrollment(
-            scheme=demo.scheme,
-            status="active",
-            since=demo.since,
-            monthly_amount=demo.monthly_amount,
+        person = person_row(
+            NewPerson(
+                id_number=demo.id_number,
+                name=demo.name,
+                residency_type=demo.residency_type,
+                region=demo.region,
+                phone=demo.phone,
+                scheme=demo.scheme,
+                enrollment_status="active",
+                since=demo.since,
+                monthly_amount=demo.monthly_amount,
+            ),
+            SEEDED_AT,
         )
         session.add(person)
         session.flush()

@@ -112,10 +112,8 @@ def find_person(session: Session, id_number: str) -> Optional[Person]:
     ).scalar_one_or_none()
 
 
-def create_person(session: Session, new: NewPerson, now: datetime) -> Dict[str, Any]:
-    """Insert a person with their enrolment; 409 ``person_exists`` if known."""
-    if find_person(session, new.id_number) is not None:
-        raise ApiError(409, "person_exists", "A person with this ID number exists.")
+def person_row(new: NewPerson, now: datetime) -> Person:
+    """A new ``Person`` with its enrolment (not yet added to a session)."""
     person = Person(
         id_number=new.id_number,
         name=new.name,
@@ -130,6 +128,14 @@ def create_person(session: Session, new: NewPerson, now: datetime) -> Dict[str, 
         since=new.since,
         monthly_amount=new.monthly_amount,
     )
+    return person
+
+
+def create_person(session: Session, new: NewPerson, now: datetime) -> Dict[str, Any]:
+    """Insert a person with their enrolment; 409 ``person_exists`` if known."""
+    if find_person(session, new.id_number) is not None:
+        raise ApiError(409, "person_exists", "A person with this ID number exists.")
+    person = person_row(new, now)
     session.add(person)
     try:
         session.flush()
