@@ -101,7 +101,7 @@ test-integration: setup browser ## The running assistant over real HTTP, WeChat 
 	$(PY) -m pytest tests/integration tests/web tests/channels -q
 
 .PHONY: test
-test: setup lint validate test-unit test-stories test-nlu test-integration ## The whole suite
+test: setup lint typecheck validate test-unit test-stories test-nlu test-integration ## The whole suite
 
 .PHONY: bench
 bench: setup ## Benchmark against a stock `rasa init` bot (prints latency, throughput, memory)
@@ -110,6 +110,10 @@ bench: setup ## Benchmark against a stock `rasa init` bot (prints latency, throu
 .PHONY: lint
 lint: $(INSTALLED) ## ruff (pyflakes, pycodestyle, import order) on our code
 	$(VENV)/bin/ruff check bot actions tests bench
+
+.PHONY: typecheck
+typecheck: $(INSTALLED) ## mypy on bot/ and actions/
+	$(VENV)/bin/mypy
 
 .PHONY: clean
 clean: ## Remove models, databases, logs and reports (keeps the venv)

@@ -14,7 +14,7 @@ import time
 from typing import Any, Optional
 
 from sanic import Request, Sanic
-from sanic.response import HTTPResponse, json
+from sanic.response import BaseHTTPResponse, HTTPResponse, json
 
 from bot.backend.db import Database
 from bot.backend.errors import ApiError, handle_error
@@ -76,7 +76,7 @@ async def start_timer(request: Request) -> None:
     request.ctx.started = time.monotonic()
 
 
-async def log_access(request: Request, response: HTTPResponse) -> None:
+async def log_access(request: Request, response: BaseHTTPResponse) -> None:
     started = getattr(request.ctx, "started", None)
     elapsed_ms = (time.monotonic() - started) * 1000 if started else 0.0
     access_logger.info(

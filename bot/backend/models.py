@@ -11,6 +11,8 @@ codes and tokens as HMACs, never in plaintext.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     CheckConstraint,
     Column,
@@ -47,7 +49,9 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
-Base = declarative_base(metadata=metadata)
+# Typed as Any: SQLAlchemy 1.4's declarative base is built at run time, which
+# mypy cannot follow without the sqlalchemy2-stubs plugin.
+Base: Any = declarative_base(metadata=metadata)
 
 
 def _in(column: str, values: tuple) -> str:

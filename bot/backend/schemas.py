@@ -67,7 +67,8 @@ PERIOD = {
     "example": "2024-03",
 }
 CODE = {"type": "string", "pattern": "^[0-9]{6}$", "example": "123456"}
-YEAR = {"type": "integer", "minimum": 1990, "maximum": 2100}
+MIN_YEAR, MAX_YEAR = 1990, 2100
+YEAR = {"type": "integer", "minimum": MIN_YEAR, "maximum": MAX_YEAR}
 
 
 def _object(properties: Dict[str, Any], required: Iterable[str]) -> Dict[str, Any]:
@@ -379,7 +380,7 @@ def parse_year(values: Optional[List[str]], default: int) -> int:
             field="year",
         )
     year = int(raw)
-    if not YEAR["minimum"] <= year <= YEAR["maximum"]:
+    if not MIN_YEAR <= year <= MAX_YEAR:
         raise ApiError(
             400,
             "invalid_field",

@@ -18,7 +18,7 @@ import logging
 from typing import Callable
 
 import jieba
-from spacy.lang.zh import ChineseTokenizer
+from spacy.lang.zh import ChineseTokenizer, Segmenter
 from spacy.language import Language
 from spacy.util import registry
 from spacy.vocab import Vocab
@@ -45,7 +45,7 @@ class DomainJiebaTokenizer(ChineseTokenizer):
 
     def __init__(self, vocab: Vocab) -> None:
         jieba.setLogLevel(logging.WARNING)  # spaCy initialises the global jieba too
-        super().__init__(vocab, segmenter="jieba")
+        super().__init__(vocab, segmenter=Segmenter.jieba)
         self.jieba_seg = domain_segmenter()
 
 

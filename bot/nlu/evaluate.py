@@ -70,13 +70,13 @@ def report_by_language(
         gold_list.append(gold)
         guess_list.append(guess)
     reports = {}
-    for language, (gold, guess) in sorted(groups.items()):
+    for language, (golds, guesses) in sorted(groups.items()):
         reports[language] = {
-            "examples": len(gold),
-            "weighted_f1": f1_score(gold, guess, average="weighted", zero_division=0),
-            "macro_f1": f1_score(gold, guess, average="macro", zero_division=0),
+            "examples": len(golds),
+            "weighted_f1": f1_score(golds, guesses, average="weighted", zero_division=0),
+            "macro_f1": f1_score(golds, guesses, average="macro", zero_division=0),
             "per_intent": classification_report(
-                gold, guess, output_dict=True, zero_division=0
+                golds, guesses, output_dict=True, zero_division=0
             ),
             "errors": [
                 {"text": t, "gold": g, "predicted": p}
