@@ -160,6 +160,21 @@
         delete memory[key];
       }
     },
+    keys: function (prefix) {
+      var found = [];
+      var full = options.storageKey + ":" + prefix;
+      try {
+        for (var i = 0; i < window.localStorage.length; i++) {
+          var name = window.localStorage.key(i);
+          if (name && name.indexOf(full) === 0) found.push(name.slice(options.storageKey.length + 1));
+        }
+      } catch (e) {
+        Object.keys(memory).forEach(function (name) {
+          if (name.indexOf(prefix) === 0) found.push(name);
+        });
+      }
+      return found;
+    },
     getJSON: function (key, fallback) {
       try {
         var raw = store.get(key);
@@ -196,7 +211,13 @@
       .join("");
   }
 
-  var tabId = randomId();
+  // Each tab records what it sees in its own log ("log:<tab id>"), so no two
+  // tabs ever rewrite the same localStorage value (a read-modify-write from
+  // two tabs can lose an entry: other tabs see a write only a moment later).
+  // The id lives in sessionStorage, so a reload keeps writing the same log.
+  var tabId = tabStore.get("tab") || randomId();
+  tabStore.set("tab", tabId);
+  var LOG_PREFIX = "log:";
   var state = {
     lang: pickLanguage(store.get("lang")) || options.lang,
     open: tabStore.get("open") === null ? options.open : tabStore.get("open") === "1",
@@ -235,11 +256,10 @@
     );
   }
 
-  // Two tabs in one conversation both receive each bot message; which one
-  // records it is decided through localStorage, which other tabs may see a
-  // moment late, so both can record the same message. Within the bot's answer
-  // to one user message, an entry with the text of an earlier one from the
-  // last few seconds is that same message recorded twice.
+  // Every tab in the conversation receives each bot message and logs it, so
+  // the merged logs hold it once per tab: within the bot's answer to one user
+  // message, an entry with the text of an earlier one from the last few
+  // seconds is that same message.
   function withoutDoubleRecords(history) {
     var answer = [];
     return history.filter(function (entry) {
@@ -255,22 +275,37 @@
     });
   }
 
-  function loadHistory() {
-    var history = store.getJSON("history", []);
-    return Array.isArray(history) ? withoutDoubleRecords(history.filter(validEntry)) : [];
+  function readLog(key) {
+    var entries = store.getJSON(key, []);
+    return Array.isArray(entries) ? entries.filter(validEntry) : [];
   }
 
-  function saveHistory(history) {
-    if (history.length > options.maxHistory) {
-      history = history.slice(history.length - options.maxHistory);
+  // The conversation as all tabs logged it, in time order, each message once.
+  function loadHistory() {
+    var merged = [];
+    store.keys(LOG_PREFIX).forEach(function (key) {
+      merged = merged.concat(readLog(key));
+    });
+    merged.sort(function (a, b) {
+      return a.ts - b.ts;
+    });
+    var history = withoutDoubleRecords(merged);
+    return history.slice(Math.max(0, history.length - options.maxHistory));
+  }
+
+  // Append to this tab's own log (only this tab writes it).
+  function logEntry(entry) {
+    var key = LOG_PREFIX + tabId;
+    var entries = readLog(key);
+    entries.push(entry);
+    if (entries.length > options.maxHistory) {
+      entries = entries.slice(entries.length - options.maxHistory);
     }
-    store.set("history", JSON.stringify(history));
+    store.set(key, JSON.stringify(entries));
   }
 
   function appendEntry(entry) {
-    var history = loadHistory();
-    history.push(entry);
-    saveHistory(history);
+    logEntry(entry);
     renderHistory();
   }
 
@@ -706,9 +741,6 @@
     var text = String(payload || "").trim();
     if (!text) return false;
     if (!(state.socket && state.connection === "online" && state.sessionConfirmed)) return false;
-    // The tab that sent the last message records the bot's answers; the
-    // others (same session, same socket.io room) pick them up from storage.
-    store.set("owner", tabId);
     state.socket.emit("user_uttered", {
       message: text,
       session_id: sessionId(),
@@ -747,17 +779,7 @@
     showTyping(false);
     var entry = botEntry(message);
     if (!entry) return;
-    var owner = store.get("owner");
-    if (owner && owner !== tabId) return; // the owner tab stores it; we get it via "storage"
-    var history = loadHistory();
-    // No owner (e.g. it was closed): every tab in the room got this message;
-    // store it once.
-    var duplicate = history.slice(-5).some(function (old) {
-      return old.from === "bot" && old.text === entry.text && Math.abs(old.ts - entry.ts) < 3000;
-    });
-    if (!owner && duplicate) return;
-    history.push(entry);
-    saveHistory(history);
+    logEntry(entry);
     renderHistory();
     if (!state.open) {
       state.unread = true;
@@ -781,9 +803,10 @@
   }
 
   function clearHistory() {
-    store.remove("history");
+    store.keys(LOG_PREFIX).forEach(function (key) {
+      store.remove(key);
+    });
     store.remove("session");
-    store.remove("owner");
     state.rendered = [];
     while (ui.log.firstChild) ui.log.removeChild(ui.log.firstChild);
     while (ui.welcome.firstChild) ui.welcome.removeChild(ui.welcome.firstChild);
@@ -932,7 +955,7 @@
   window.addEventListener("storage", function (event) {
     if (!event.key || event.key.indexOf(options.storageKey + ":") !== 0) return;
     var key = event.key.slice(options.storageKey.length + 1);
-    if (key === "history") {
+    if (key.indexOf(LOG_PREFIX) === 0) {
       var history = loadHistory();
       var last = history[history.length - 1];
       showTyping(!!last && last.from === "user");
@@ -946,9 +969,6 @@
     } else if (key === "session" && state.socket && state.socket.connected) {
       requestSession(); // joined a new conversation elsewhere ("clear history")
     }
-  });
-  window.addEventListener("pagehide", function () {
-    if (store.get("owner") === tabId) store.remove("owner");
   });
 
   // ----------------------------------------------------------------- start
