@@ -81,12 +81,7 @@ async def run_conversation(
 ) -> None:
     sender = f"bench-{uuid.uuid4().hex[:10]}"
     for text in conversation:
-        start = time.perf_counter()
-        async with session.post(url, json={"sender": sender, "message": text}) as response:
-            await response.read()
-            if response.status != 200:
-                raise RuntimeError(f"{url} answered {response.status}")
-        latencies.append(time.perf_counter() - start)
+        await timed_turn(session, url, sender, text, latencies)
 
 
 async def timed_turn(
