@@ -11,7 +11,9 @@ PIPELINE := $(VAR)/spacy/zh_shebao/shebao.fingerprint
 MODELS   := $(VAR)/models
 MODEL    := $(MODELS)/.trained
 REPORTS  := $(VAR)/reports
-TRAIN_INPUTS := config.yml domain.yml $(wildcard data/*.yml) $(PIPELINE) bot/nlu/components.py
+PY_PACKAGES := bot actions backend common web tools
+# Rasa reads data/ recursively (data/nlu/<topic>.yml, data/rules/..., data/stories/...).
+TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') $(PIPELINE) $(wildcard bot/nlu/*.py)
 
 export SHEBAO_VAR_DIR     ?= $(abspath $(VAR))
 export SHEBAO_ACTIONS_URL ?= http://127.0.0.1:5055
@@ -41,7 +43,7 @@ $(INSTALLED): requirements.in constraints.txt scripts/find-python.sh
 .PHONY: install
 install: $(INSTALLED) ## Create the virtual environment and install pinned dependencies
 
-$(PIPELINE): $(INSTALLED) $(wildcard bot/language/*.py)
+$(PIPELINE): $(INSTALLED) $(wildcard bot/language/*.py) common/language.py common/vocabulary.py
 	$(PY) -m bot.language.pipeline $(VAR)/spacy/zh_shebao
 
 .PHONY: pipeline
@@ -77,7 +79,7 @@ setup: $(INSTALLED) $(PIPELINE) $(MODEL) $(WEB_VENDOR) ## Everything `run` and `
 # ---- run ----------------------------------------------------------------------
 .PHONY: run
 run: setup ## Run the whole assistant on localhost (Ctrl-C stops it)
-	$(PY) -m bot.devstack
+	$(PY) -m tools.devstack
 
 # ---- checks -------------------------------------------------------------------
 .PHONY: validate
@@ -85,8 +87,11 @@ validate: $(INSTALLED) $(PIPELINE) ## rasa data validate (warnings fail)
 	scripts/validate-data.sh $(RASA) --config config.yml --domain domain.yml --data data
 
 .PHONY: test-unit
-test-unit: $(INSTALLED) $(PIPELINE) ## Unit tests (language layer, actions) and the backend API
-	$(PY) -m pytest tests/unit tests/backend -q
+# Tests that need no running assistant (a real backend on a local port is fine).
+UNIT_TESTS := tests/common tests/nlu tests/bot tests/domain tests/actions tests/backend
+
+test-unit: $(INSTALLED) $(PIPELINE) ## Unit tests of every package, the backend API on SQLite and PostgreSQL
+	$(PY) -m pytest $(UNIT_TESTS) -q
 
 .PHONY: test-stories
 test-stories: setup ## End-to-end test stories (fails on any failed story)
@@ -94,11 +99,11 @@ test-stories: setup ## End-to-end test stories (fails on any failed story)
 
 .PHONY: test-nlu
 test-nlu: setup ## NLU evaluation on the held-out set, F1 per language
-	$(PY) -m bot.nlu.evaluate --model $(MODELS) --data tests/nlu_heldout.yml --out $(REPORTS)/nlu
+	$(PY) -m tools.nlu_evaluate --model $(MODELS) --data tests/nlu_heldout.yml --out $(REPORTS)/nlu
 
 .PHONY: test-integration
 test-integration: setup browser ## The running assistant over real HTTP, WeChat and a real browser
-	$(PY) -m pytest tests/integration tests/web tests/channels -q
+	$(PY) -m pytest tests/e2e tests/web tests/channels -q
 
 .PHONY: test
 test: setup lint typecheck validate test-unit test-stories test-nlu test-integration ## The whole suite
@@ -109,11 +114,16 @@ bench: setup ## Benchmark against a stock `rasa init` bot (prints latency, throu
 
 .PHONY: lint
 lint: $(INSTALLED) ## ruff (pyflakes, pycodestyle, import order) on our code
-	$(VENV)/bin/ruff check bot actions tests bench
+	$(VENV)/bin/ruff check $(PY_PACKAGES) tests bench
+	$(VENV)/bin/ruff format --check $(PY_PACKAGES) tests bench
 
 .PHONY: typecheck
-typecheck: $(INSTALLED) ## mypy on bot/ and actions/
+typecheck: $(INSTALLED) ## mypy on every deployable and the shared package
 	$(VENV)/bin/mypy
+
+.PHONY: check
+check: lint typecheck $(PIPELINE) ## The inner loop: lint, types and the unit tests (under a minute, no model)
+	$(PY) -m pytest $(UNIT_TESTS) -q -x
 
 .PHONY: clean
 clean: ## Remove models, databases, logs and reports (keeps the venv)

@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.language.detect import SUPPORTED_LANGUAGES, requested_language
+from common.language import SUPPORTED_LANGUAGES, requested_language
 
 LANGUAGE_SLOT = "language"
 

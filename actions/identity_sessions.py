@@ -1,100 +1,87 @@
-"""Verification state of each conversation, kept in the action server's memory.
+"""The secrets of each conversation's verification, behind the storage seam.
 
-The resident's ID number (needed between the "ID" turn and the "code" turn)
-and the backend's access token never go into a slot: slots are written to the
-tracker store.  They live here, per sender id, for as long as they are valid.
-One action-server process serves a conversation; with several processes this
-store would move to Redis (see README).
+Only what must not go into a slot lives here: the resident's ID number between
+the "ID" turn and the "code" turn (for as long as the code is valid), and the
+backend's access token after a correct code (for ``verified_ttl``).  Everything
+else about the inquiry — why it stopped, the masked phone, the results — is in
+slots, where stories, ``rasa test`` and staff can see it.
+
+State goes through a :class:`common.storage.Storage` (memory in one process; a
+shared implementation lets several action servers serve one conversation).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Callable, Dict, Optional
+from typing import Callable, Optional
 
-PENDING_TTL_SECONDS = 5 * 60  # the backend's code lifetime
-# Reuse a verification for follow-up questions this long; the backend's token
-# lives 15 minutes, and a token it rejects earlier simply means "verify again".
-VERIFIED_TTL_SECONDS = 10 * 60
-MAX_WRONG_CODES = 3  # the assistant stops asking after this many
+from common.storage import MemoryStorage, Storage
 
-
-@dataclass
-class IdentitySession:
-    """What one conversation has proved so far."""
-
-    id_number: Optional[str] = None
-    pending_until: float = 0.0
-    token: Optional[str] = None
-    token_until: float = 0.0
-    wrong_codes: int = 0
-    failure: Optional[str] = None  # why the current inquiry had to stop
+_PENDING = "identity:pending:"
+_TOKEN = "identity:token:"
 
 
 class IdentitySessions:
-    """Per-conversation verification state with expiry."""
+    """Per-conversation pending ID numbers and verified tokens, each with a lifetime."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        storage: Optional[Storage] = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._storage: Storage = (
+            storage if storage is not None else MemoryStorage(clock=clock)
+        )
         self._clock = clock
-        self._sessions: Dict[str, IdentitySession] = {}
 
-    def _get(self, sender_id: str) -> IdentitySession:
-        self._expire()
-        return self._sessions.setdefault(sender_id, IdentitySession())
-
-    def _expire(self) -> None:
-        now = self._clock()
-        for sender_id, session in list(self._sessions.items()):
-            if session.pending_until < now:
-                session.id_number = None
-            if session.token_until < now:
-                session.token = None
-            if session.id_number is None and session.token is None and not session.failure:
-                del self._sessions[sender_id]
-
-    def code_sent(self, sender_id: str, id_number: str) -> None:
-        session = self._get(sender_id)
-        session.id_number = id_number
-        session.pending_until = self._clock() + PENDING_TTL_SECONDS
-        session.wrong_codes = 0
+    def code_sent(self, sender_id: str, id_number: str, ttl: float) -> None:
+        """A code went to ``id_number``'s phone; keep the number while the code is valid."""
+        until = self._clock() + ttl
+        self._storage.set(
+            _PENDING + sender_id,
+            {"id_number": id_number, "wrong": 0, "until": until},
+            ttl,
+        )
 
     def pending_id_number(self, sender_id: str) -> Optional[str]:
-        return self._get(sender_id).id_number
-
-    def verified(self, sender_id: str, token: str) -> None:
-        session = self._get(sender_id)
-        session.token = token
-        session.token_until = self._clock() + VERIFIED_TTL_SECONDS
-        session.id_number = None
-        session.wrong_codes = 0
-
-    def token(self, sender_id: str) -> Optional[str]:
-        return self._get(sender_id).token
+        """The ID number awaiting its code, if the code is still valid."""
+        pending = self._storage.get(_PENDING + sender_id)
+        return pending["id_number"] if pending else None
 
     def wrong_code(self, sender_id: str) -> int:
-        """Count a wrong code; returns how many this conversation has entered."""
-        session = self._get(sender_id)
-        session.wrong_codes += 1
-        return session.wrong_codes
+        """Count a wrong code for the pending verification; how many so far."""
+        key = _PENDING + sender_id
+        pending = self._storage.get(key)
+        if not pending:
+            return 0
+        pending = {**pending, "wrong": pending["wrong"] + 1}
+        remaining = pending["until"] - self._clock()
+        self._storage.set(key, pending, remaining)
+        return int(pending["wrong"])
 
-    def fail(self, sender_id: str, reason: str) -> None:
-        """Stop the current inquiry for ``reason`` (the form then ends)."""
-        session = self._get(sender_id)
-        session.failure = reason
-        session.id_number = None
+    def verified(self, sender_id: str, token: str, ttl: float) -> None:
+        """The code was right: keep the token for follow-up questions, drop the ID number."""
+        self._storage.delete(_PENDING + sender_id)
+        self._storage.set(_TOKEN + sender_id, token, ttl)
 
-    def failure(self, sender_id: str) -> Optional[str]:
-        return self._get(sender_id).failure
+    def token(self, sender_id: str) -> Optional[str]:
+        """The conversation's access token, while it is valid."""
+        value = self._storage.get(_TOKEN + sender_id)
+        return str(value) if value else None
 
-    def take_failure(self, sender_id: str) -> Optional[str]:
-        session = self._get(sender_id)
-        reason, session.failure = session.failure, None
-        return reason
+    def forget_pending(self, sender_id: str) -> None:
+        """The inquiry stopped before the code: the ID number is no longer needed."""
+        self._storage.delete(_PENDING + sender_id)
 
     def forget_token(self, sender_id: str) -> None:
-        self._get(sender_id).token = None
+        """The backend no longer accepts the token (or the resident ended the chat)."""
+        self._storage.delete(_TOKEN + sender_id)
+
+    def end(self, sender_id: str) -> None:
+        """Forget everything this conversation proved."""
+        self.forget_pending(sender_id)
+        self.forget_token(sender_id)
 
 
-# The action server's one store (actions run in a single process).
+# The action server's one store, created at import but touching nothing outside.
 SESSIONS = IdentitySessions()

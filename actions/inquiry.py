@@ -13,6 +13,7 @@ Secrets stay out of the tracker: slots hold only the masked ID number and
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date
 from decimal import Decimal
@@ -23,10 +24,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.identity_sessions import MAX_WRONG_CODES, SESSIONS
-from bot.backend.client import (
+from actions.backend_client import (
     BackendClient,
-    BackendUnavailable,
+    BackendError,
     CodeExpired,
     CodeLocked,
     ContributionSummary,
@@ -35,7 +35,9 @@ from bot.backend.client import (
     TokenRejected,
     WrongCode,
 )
-from bot.identity import (
+from actions.config import settings
+from actions.identity_sessions import SESSIONS
+from common.identity import (
     ID_NUMBER_PATTERN,
     is_valid_id_number,
     mask_id_number,
@@ -43,6 +45,9 @@ from bot.identity import (
 )
 
 FORM_SLOTS = ["id_number", "verification_code"]
+FAILURE_SLOT = "inquiry_failure"
+# The years the backend keeps records for (its ``year`` parameter's range).
+FIRST_YEAR, LAST_YEAR = 1990, 2100
 MASKED_CODE = "******"
 _CODE = re.compile(r"(?<![0-9])[0-9]{6}(?![0-9])")
 _FULL_WIDTH = str.maketrans("０１２３４５６７８９ＸｘＸ", "0123456789XxX")
@@ -54,7 +59,7 @@ def backend() -> BackendClient:
     """The process's backend client, created on first use (not at import)."""
     global _client
     if _client is None:
-        _client = BackendClient.from_env()
+        _client = BackendClient.from_settings(settings())
     return _client
 
 
@@ -70,7 +75,12 @@ def find_id_number(text: str) -> Optional[str]:
 
 
 class ValidateContributionInquiryForm(FormValidationAction):
-    """Verifies the resident step by step; ends the form early when it must stop."""
+    """Verifies the resident step by step; ends the form early when it must stop.
+
+    When the inquiry cannot go on (rate limit, expired code, too many wrong
+    codes, backend down) the reason goes into the ``inquiry_failure`` slot and
+    the form ends; ``action_fetch_contributions`` then reports it.
+    """
 
     def name(self) -> Text:
         return "validate_contribution_inquiry_form"
@@ -84,7 +94,7 @@ class ValidateContributionInquiryForm(FormValidationAction):
     ) -> List[Text]:
         # Already verified in this conversation, or the inquiry had to stop:
         # nothing to ask, the form ends and the records (or the reason) follow.
-        if SESSIONS.token(tracker.sender_id) or SESSIONS.failure(tracker.sender_id):
+        if SESSIONS.token(tracker.sender_id) or tracker.get_slot(FAILURE_SLOT):
             return []
         return FORM_SLOTS
 
@@ -108,17 +118,17 @@ class ValidateContributionInquiryForm(FormValidationAction):
         except InvalidIdNumber:
             return {"id_number": None, "id_number_problem": "checksum"}
         except RateLimited:
-            SESSIONS.fail(tracker.sender_id, "rate_limited")
-            return {"id_number": None, "id_number_problem": None}
-        except BackendUnavailable:
-            SESSIONS.fail(tracker.sender_id, "unavailable")
-            return {"id_number": None, "id_number_problem": None}
-        SESSIONS.code_sent(tracker.sender_id, id_number)
+            return _stop("rate_limited")
+        except BackendError:
+            return _stop("unavailable")
+        SESSIONS.code_sent(tracker.sender_id, id_number, ttl=started.expires_in)
         return {
             "id_number": mask_id_number(id_number),
             "id_number_problem": None,
             "masked_phone": started.masked_phone,
             "code_problem": None,
+            "code_valid_minutes": str(max(1, math.ceil(started.expires_in / 60))),
+            "max_wrong_codes": str(settings().max_wrong_codes),
         }
 
     async def validate_verification_code(
@@ -134,27 +144,46 @@ class ValidateContributionInquiryForm(FormValidationAction):
             return {"verification_code": None, "code_problem": "format"}
         id_number = SESSIONS.pending_id_number(sender_id)
         if id_number is None:
-            SESSIONS.fail(sender_id, "code_expired")
-            return {"verification_code": None, "code_problem": None}
+            return _stop("code_expired", "verification_code")
         try:
             token = await backend().check_code(id_number, match.group(0))
         except WrongCode:
-            if SESSIONS.wrong_code(sender_id) >= MAX_WRONG_CODES:
-                SESSIONS.fail(sender_id, "too_many_attempts")
-                return {"verification_code": None, "code_problem": None}
+            if SESSIONS.wrong_code(sender_id) >= settings().max_wrong_codes:
+                SESSIONS.forget_pending(sender_id)
+                return _stop("too_many_attempts", "verification_code")
             return {"verification_code": None, "code_problem": "wrong"}
         except (CodeExpired, CodeLocked):
-            SESSIONS.fail(sender_id, "code_expired")
-            return {"verification_code": None, "code_problem": None}
-        except BackendUnavailable:
-            SESSIONS.fail(sender_id, "unavailable")
-            return {"verification_code": None, "code_problem": None}
-        SESSIONS.verified(sender_id, token)
+            SESSIONS.forget_pending(sender_id)
+            return _stop("code_expired", "verification_code")
+        except BackendError:
+            return _stop("unavailable", "verification_code")
+        SESSIONS.verified(sender_id, token, ttl=settings().verified_ttl)
         return {"verification_code": MASKED_CODE, "code_problem": None}
 
 
+def _stop(reason: str, slot: str = "id_number") -> Dict[Text, Any]:
+    """Slots that end the form because the inquiry cannot go on, and say why."""
+    return {
+        slot: None,
+        FAILURE_SLOT: reason,
+        "id_number_problem": None,
+        "code_problem": None,
+    }
+
+
+def inquiry_year(value: Any) -> Optional[int]:
+    """The year a records question is about (this year by default), or ``None`` if unusable."""
+    if value in (None, ""):
+        return date.today().year
+    try:
+        year = int(str(value).strip())
+    except ValueError:
+        return None
+    return year if FIRST_YEAR <= year <= LAST_YEAR else None
+
+
 def month_list(periods: List[str]) -> str:
-    """"2025-01, 2025-02, 2025-03, 2025-05" -> "2025-01–2025-03, 2025-05"."""
+    """ "2025-01, 2025-02, 2025-03, 2025-05" -> "2025-01–2025-03, 2025-05"."""
     if not periods:
         return "-"
     ordered = sorted(periods)
@@ -186,7 +215,9 @@ def summary_slots(summary: ContributionSummary) -> Dict[str, Any]:
         "arrears_months": month_list(list(summary.arrears.months)),
         "arrears_amount": money(summary.arrears.amount),
         "last_payment": (
-            f"{last.period} ¥{money(last.amount)} ({last.paid_on.isoformat()})" if last else "-"
+            f"{last.period} ¥{money(last.amount)} ({last.paid_on.isoformat()})"
+            if last
+            else "-"
         ),
     }
 
@@ -208,19 +239,26 @@ class ActionFetchContributions(Action):
         reset = [SlotSet(slot, None) for slot in FORM_SLOTS] + [
             SlotSet("id_number_problem", None),
             SlotSet("code_problem", None),
+            SlotSet(FAILURE_SLOT, None),
         ]
-        failure = SESSIONS.take_failure(sender_id)
+        failure = tracker.get_slot(FAILURE_SLOT)
         if failure:
+            SESSIONS.forget_pending(sender_id)
             return reset + [SlotSet("inquiry_outcome", failure)]
         token = SESSIONS.token(sender_id)
         if token is None:
             return reset + [SlotSet("inquiry_outcome", "verification_expired")]
-        year = int(tracker.get_slot("inquiry_year") or date.today().year)
+        year = inquiry_year(tracker.get_slot("inquiry_year"))
+        if year is None:
+            return reset + [SlotSet("inquiry_outcome", "unsupported_year")]
         try:
             summary = await backend().contributions(token, year)
         except TokenRejected:
             SESSIONS.forget_token(sender_id)
             return reset + [SlotSet("inquiry_outcome", "verification_expired")]
-        except BackendUnavailable:
+        except BackendError:
+            # Unavailable, slow, or a request the backend refused: never a crash.
             return reset + [SlotSet("inquiry_outcome", "unavailable")]
-        return reset + [SlotSet(name, value) for name, value in summary_slots(summary).items()]
+        return reset + [
+            SlotSet(name, value) for name, value in summary_slots(summary).items()
+        ]

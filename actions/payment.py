@@ -13,7 +13,7 @@ from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.language.patterns import canonical_values
+from common.vocabulary import canonical_values
 
 RESIDENCY_SLOT = "residency_type"
 

@@ -8,11 +8,22 @@ Conversation = List[str]
 
 SHEBAO_GUIDANCE: List[Conversation] = [
     ["你好", "我想自己交医保，怎么办？", "城镇户口", "户口本是什么", "谢谢"],
-    ["How do I pay medical insurance myself?", "agricultural", "how much do I have to pay",
-     "actually my hukou is urban", "thanks"],
+    [
+        "How do I pay medical insurance myself?",
+        "agricultural",
+        "how much do I have to pay",
+        "actually my hukou is urban",
+        "thanks",
+    ],
     ["新公司怎么办理社保登记", "公司注销了社保登记怎么办", "法律依据是什么", "再见"],
-    ["hi", "what documents do I need to bring", "are you a bot?", "urban",
-     "where do I get an unemployment certificate", "bye"],
+    [
+        "hi",
+        "what documents do I need to bring",
+        "are you a bot?",
+        "urban",
+        "where do I get an unemployment certificate",
+        "bye",
+    ],
     ["交完医保怎么查询", "转人工", "再见"],
 ]
 

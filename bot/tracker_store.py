@@ -2,7 +2,7 @@
 
 Transcripts are for support staff; they must never hold a resident ID number,
 a verification code or a phone number.  Every event is passed through
-:func:`bot.redaction.redact_value` (user texts, slot values, entities, parse
+:func:`common.redaction.redact_value` (user texts, slot values, entities, parse
 data, bot texts) before it is persisted, so neither the database nor Rasa's
 ``/conversations/<id>/tracker`` API (which reads the store) can show them.
 
@@ -22,7 +22,7 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from bot.redaction import redact_value
+from common.redaction import redact_value
 
 logger = logging.getLogger(__name__)
 

@@ -10,10 +10,14 @@ import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.devstack import Stack
 from tests.support.stack import start_stack
+from tools.devstack import Stack
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# The contribution backend on a local port (SQLite and PostgreSQL), for the
+# backend's own tests and the inquiry actions' tests alike.
+pytest_plugins = ["tests.support.backend_fixtures"]
 
 
 @pytest.fixture(scope="session")

@@ -9,23 +9,15 @@ format), before anything reaches the conversation.
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any, Dict, Optional, Text
 
 from rasa.core.channels.rest import RestInput as RasaRestInput
 from rasa.server import ErrorResponse
 from sanic.request import Request
 
-MAX_MESSAGE_CHARS = 10_000
-MAX_SENDER_CHARS = 128
+from common.text import MAX_MESSAGE_CHARS, MAX_SENDER_CHARS, strip_control_characters
+
 ALLOWED_FIELDS = frozenset({"sender", "message", "metadata"})
-
-
-def strip_control_characters(text: str) -> str:
-    """Drop control/format characters (NUL, bidi overrides, BOM); keep full-width spaces."""
-    return "".join(
-        ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C"
-    )
 
 
 def _bad_request(reason: str, message: str) -> ErrorResponse:
@@ -37,7 +29,9 @@ def validated_body(request: Request) -> Dict[str, Any]:
     try:
         body = request.json
     except Exception as error:  # Sanic raises InvalidUsage for unparsable JSON
-        raise _bad_request("malformed_json", "The request body is not valid JSON.") from error
+        raise _bad_request(
+            "malformed_json", "The request body is not valid JSON."
+        ) from error
     if not isinstance(body, dict):
         raise _bad_request("malformed_json", "The request body must be a JSON object.")
     unknown = sorted(set(body) - ALLOWED_FIELDS)
@@ -46,14 +40,16 @@ def validated_body(request: Request) -> Dict[str, Any]:
     sender = body.get("sender")
     if not isinstance(sender, str) or not 0 < len(sender) <= MAX_SENDER_CHARS:
         raise _bad_request(
-            "invalid_sender", f"'sender' must be a string of 1-{MAX_SENDER_CHARS} characters."
+            "invalid_sender",
+            f"'sender' must be a string of 1-{MAX_SENDER_CHARS} characters.",
         )
     message = body.get("message", "")
     if not isinstance(message, str):
         raise _bad_request("invalid_message", "'message' must be a string.")
     if len(message) > MAX_MESSAGE_CHARS:
         raise _bad_request(
-            "message_too_long", f"'message' is longer than {MAX_MESSAGE_CHARS} characters."
+            "message_too_long",
+            f"'message' is longer than {MAX_MESSAGE_CHARS} characters.",
         )
     metadata = body.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):

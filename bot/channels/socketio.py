@@ -31,7 +31,6 @@ import inspect
 import json
 import logging
 import re
-import unicodedata
 import uuid
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
@@ -40,17 +39,11 @@ from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
 from rasa.core.channels.socketio import SocketIOOutput
 from sanic import Blueprint
 
+from common.text import clean_user_text
+
 logger = logging.getLogger(__name__)
 
-MAX_MESSAGE_CHARS = 10_000
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
-
-
-def clean_text(text: str) -> str:
-    """Drop control and format characters (NUL, bidi overrides); keep newlines."""
-    return "".join(
-        ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C"
-    )
 
 
 def valid_session_id(value: Any) -> Optional[str]:
@@ -101,7 +94,7 @@ class SocketIOInput(RasaSocketIOInput):
                     metadata = {}
             if not isinstance(metadata, dict):
                 metadata = {}
-            text = clean_text(data["message"])[:MAX_MESSAGE_CHARS]
+            text = clean_user_text(data["message"])
             message = UserMessage(
                 text,
                 SocketIOOutput(sio, self.bot_message_evt),

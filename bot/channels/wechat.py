@@ -57,8 +57,8 @@ from bot.channels.wechat_render import (
     numeric_choice,
     render_messages,
 )
-from bot.language import detect_language
-from bot.redaction import redact_text
+from common.language import detect_language
+from common.redaction import redact_text
 
 logger = logging.getLogger(__name__)
 

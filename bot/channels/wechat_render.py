@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional
 
-from bot.language import detect_language
+from common.language import detect_language
 
 ZH = "zh"
 EN = "en"

@@ -1,5 +1,5 @@
-"""Language layer: language detection, domain entity patterns and the spaCy pipeline."""
+"""The Rasa server's language layer: jieba tokenizer, spaCy pipeline, year mentions.
 
-from bot.language.detect import detect_language
-
-__all__ = ["detect_language"]
+Language detection and the domain vocabulary are shared with the action server
+and live in :mod:`common.language` and :mod:`common.vocabulary`.
+"""

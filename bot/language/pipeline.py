@@ -3,7 +3,7 @@
 The pipeline is a blank ``zh`` language with a jieba segmenter that knows the
 domain vocabulary (:mod:`bot.language.tokenizer`; jieba also splits English
 words on spaces and punctuation) plus an ``entity_ruler`` holding the domain
-phrases of :mod:`bot.language.patterns`.  Rasa loads it by path via
+phrases of :mod:`common.vocabulary`.  Rasa loads it by path via
 ``SpacyNLP`` (see ``config.yml``).
 
 Chinese phrases are turned into token patterns for every way jieba segments
@@ -24,9 +24,9 @@ from typing import Dict, List, Set, Tuple
 import spacy
 from spacy.language import Language
 
-from bot.language.detect import _CJK
-from bot.language.patterns import ENTITY_PHRASES, iter_phrases
 from bot.language.tokenizer import TOKENIZER_NAME
+from common.language import CJK
+from common.vocabulary import ENTITY_PHRASES, iter_phrases
 
 PIPELINE_VERSION = "2"
 
@@ -34,15 +34,32 @@ PIPELINE_VERSION = "2"
 # phrase may still be cut differently next to some words, and every cut seen
 # here becomes a pattern.
 _CONTEXTS = (
-    "{}", "我是{}", "我是{}的", "我是{}，怎么交医保", "{}怎么交", "{}的人", "带{}去",
-    "需要{}吗", "什么是{}", "{}在哪里办", "去{}", "我的{}丢了", "我有{}", "没有{}怎么办",
-    "我是{}户口", "要带{}和身份证", "到{}办理", "由{}通知",
+    "{}",
+    "我是{}",
+    "我是{}的",
+    "我是{}，怎么交医保",
+    "{}怎么交",
+    "{}的人",
+    "带{}去",
+    "需要{}吗",
+    "什么是{}",
+    "{}在哪里办",
+    "去{}",
+    "我的{}丢了",
+    "我有{}",
+    "没有{}怎么办",
+    "我是{}户口",
+    "要带{}和身份证",
+    "到{}办理",
+    "由{}通知",
 )
 
 
 def blank_pipeline() -> Language:
     """A blank Chinese pipeline with the domain-aware jieba segmenter."""
-    return spacy.blank("zh", config={"nlp": {"tokenizer": {"@tokenizers": TOKENIZER_NAME}}})
+    return spacy.blank(
+        "zh", config={"nlp": {"tokenizer": {"@tokenizers": TOKENIZER_NAME}}}
+    )
 
 
 def _segmentations(nlp: Language, phrase: str) -> Set[Tuple[str, ...]]:
@@ -52,8 +69,14 @@ def _segmentations(nlp: Language, phrase: str) -> Set[Tuple[str, ...]]:
         text = context.format(phrase)
         start = context.index("{}")
         end = start + len(phrase)
-        tokens = [t for t in nlp.make_doc(text) if t.idx < end and t.idx + len(t) > start]
-        if tokens and tokens[0].idx == start and tokens[-1].idx + len(tokens[-1]) == end:
+        tokens = [
+            t for t in nlp.make_doc(text) if t.idx < end and t.idx + len(t) > start
+        ]
+        if (
+            tokens
+            and tokens[0].idx == start
+            and tokens[-1].idx + len(tokens[-1]) == end
+        ):
             found.add(tuple(t.text for t in tokens))
     return found
 
@@ -62,10 +85,14 @@ def entity_patterns(nlp: Language) -> List[Dict]:
     """Entity-ruler patterns (with canonical ``id``) for every domain phrase."""
     patterns: List[Dict] = []
     for label, value, phrase in iter_phrases():
-        if _CJK.search(phrase):
+        if CJK.search(phrase):
             for tokens in sorted(_segmentations(nlp, phrase)):
                 patterns.append(
-                    {"label": label, "id": value, "pattern": [{"TEXT": t} for t in tokens]}
+                    {
+                        "label": label,
+                        "id": value,
+                        "pattern": [{"TEXT": t} for t in tokens],
+                    }
                 )
         else:
             patterns.append(
@@ -90,7 +117,9 @@ def build_pipeline() -> Language:
 
 def fingerprint() -> str:
     """Hash of what the pipeline is built from; a changed table means a rebuild."""
-    payload = json.dumps([PIPELINE_VERSION, ENTITY_PHRASES, _CONTEXTS], ensure_ascii=False)
+    payload = json.dumps(
+        [PIPELINE_VERSION, ENTITY_PHRASES, _CONTEXTS], ensure_ascii=False
+    )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 

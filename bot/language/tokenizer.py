@@ -3,7 +3,7 @@
 Plain jieba cuts "失业证在哪里开" as "失业 / 证在 / 哪里 / 开", splitting the
 document name across tokens so no entity pattern can match it.  This tokenizer
 uses a private ``jieba.Tokenizer`` (the global one stays untouched) with every
-Chinese domain phrase of :mod:`bot.language.patterns` added as a word, so domain
+Chinese domain phrase of :mod:`common.vocabulary` added as a word, so domain
 terms come out whole wherever they stand.
 
 It is registered with spaCy under ``shebao.domain_jieba.v1`` both by decorator
@@ -23,8 +23,8 @@ from spacy.language import Language
 from spacy.util import registry
 from spacy.vocab import Vocab
 
-from bot.language.detect import _CJK
-from bot.language.patterns import iter_phrases
+from common.language import CJK
+from common.vocabulary import iter_phrases
 
 TOKENIZER_NAME = "shebao.domain_jieba.v1"
 
@@ -34,7 +34,7 @@ def domain_segmenter() -> jieba.Tokenizer:
     jieba.setLogLevel(logging.WARNING)
     segmenter = jieba.Tokenizer()
     for _, _, phrase in iter_phrases():
-        if _CJK.search(phrase):
+        if CJK.search(phrase):
             segmenter.add_word(phrase)
             segmenter.suggest_freq(phrase, tune=True)
     return segmenter

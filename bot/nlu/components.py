@@ -40,9 +40,9 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.language.detect import detect_language
-from bot.language.patterns import canonical_lookup
 from bot.language.years import mentioned_year
+from common.language import detect_language
+from common.vocabulary import canonical_lookup
 
 _SPACES = re.compile(r"\s+")
 _WORD_CHARACTER = re.compile(r"\w")

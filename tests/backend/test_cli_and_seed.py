@@ -1,4 +1,4 @@
-"""Settings from the environment, the demo dataset and ``python -m bot.backend``."""
+"""Settings from the environment, the demo dataset and ``python -m backend``."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from typing import Dict
 import pytest
 import requests
 
-from bot.backend.demo import DEMO_ID_NUMBER, DEMO_PEOPLE, seed
-from bot.backend.settings import DEV_ADMIN_TOKEN, DEV_SECRET, BackendSettings
-from bot.devstack import free_port
-from bot.identity import is_valid_id_number
-from tests.backend.support import BackendFactory, FakeClock
+from backend.demo import DEMO_ID_NUMBER, DEMO_PEOPLE, seed
+from backend.settings import DEV_ADMIN_TOKEN, DEV_SECRET, BackendSettings
+from common.identity import is_valid_id_number
+from tests.support.backend import BackendFactory, FakeClock
+from tools.devstack import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -113,7 +113,7 @@ def _env(tmp_path: Path, **extra: str) -> Dict[str, str]:
 
 def _cli(tmp_path: Path, *args: str, **extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "bot.backend", *args],
+        [sys.executable, "-m", "backend", *args],
         cwd=REPO_ROOT,
         env=_env(tmp_path, **extra),
         capture_output=True,
@@ -140,7 +140,7 @@ def test_cli_serve_refuses_production_with_dev_secrets(tmp_path: Path) -> None:
 def test_cli_serve(tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot.backend", "serve", "--seed"],
+        [sys.executable, "-m", "backend", "serve", "--seed"],
         cwd=REPO_ROOT,
         env=_env(tmp_path, BACKEND_MODE="development", BACKEND_PORT=str(port)),
         stdout=subprocess.PIPE,

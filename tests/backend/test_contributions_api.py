@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from bot.backend.arrears import compute_arrears, owed_months
-from tests.backend.support import (
+from backend.arrears import compute_arrears, owed_months
+from tests.support.backend import (
     Backend,
     BackendFactory,
     FakeClock,

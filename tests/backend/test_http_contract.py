@@ -10,10 +10,10 @@ from typing import Any, Dict, Iterator, Set, Tuple
 import pytest
 import requests
 
-from bot.backend import schemas
-from bot.backend.app import create_app
-from bot.backend.openapi import build_openapi
-from tests.backend.support import (
+from backend import schemas
+from backend.app import create_app
+from backend.openapi import build_openapi
+from tests.support.backend import (
     ADMIN_TOKEN,
     Backend,
     BackendFactory,
@@ -100,7 +100,7 @@ def test_unexpected_exception_is_json_500_and_logged_redacted(
     app.add_route(explode, "/explode/<id_number:str>")
     server = LiveServer(app).start()
     try:
-        with caplog.at_level(logging.ERROR, logger="bot.backend"):
+        with caplog.at_level(logging.ERROR, logger="backend"):
             response = requests.get(
                 f"{server.url}/explode/11010519491231002X", timeout=5
             )

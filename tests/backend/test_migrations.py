@@ -11,9 +11,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from bot.backend.db import make_engine
-from bot.backend.migrate import alembic_config, current_revision, head_revision, upgrade
-from bot.backend.models import Base
+from backend.db import make_engine
+from backend.migrate import alembic_config, current_revision, head_revision, upgrade
+from backend.models import Base
 
 TABLES = {
     "persons",

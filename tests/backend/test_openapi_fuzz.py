@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.core.parameters import ParameterLocation
 
-from bot.backend.schemas import ID_NUMBER_FORMAT
-from bot.identity import make_id_number
-from tests.backend.support import ADMIN_TOKEN, Backend, unique_id_number
+from backend.schemas import ID_NUMBER_FORMAT
+from common.identity import make_id_number
+from tests.support.backend import ADMIN_TOKEN, Backend, unique_id_number
 
 MAX_EXAMPLES = 30
 # Operations without parameters or body: no invalid request can be generated.

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.backend.support import (
+from tests.support.backend import (
     ADMIN_TOKEN,
     Backend,
     contribution_body,
@@ -131,7 +131,10 @@ def test_invalid_id_numbers_are_rejected(backend: Backend, bad_id: str) -> None:
 
 def test_id_number_of_wrong_type_is_invalid_id_number(backend: Backend) -> None:
     response = backend.request(
-        "POST", PERSONS, person_body(110105194912310020), token=ADMIN_TOKEN  # type: ignore[arg-type]
+        "POST",
+        PERSONS,
+        person_body(110105194912310020),
+        token=ADMIN_TOKEN,  # type: ignore[arg-type]
     )
     assert_error(response, 400, "invalid_id_number")
 

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from bot.backend.settings import BackendSettings
-from bot.redaction import redact_text
-from tests.backend.support import (
+from backend.settings import BackendSettings
+from common.redaction import redact_text
+from tests.support.backend import (
     Backend,
     BackendFactory,
     sqlite_only,
@@ -324,7 +324,7 @@ def test_production_mode_has_no_outbox_and_logs_no_secrets(
     logged = "\n".join(  # the server's records (urllib3 logs the test's own requests)
         record.getMessage()
         for record in caplog.records
-        if record.name.startswith(("bot.", "sanic."))
+        if record.name.startswith(("backend.", "sanic."))
     )
     assert "137****5678" in logged  # the sender says where the code went ...
     assert (

@@ -17,9 +17,9 @@ import aiohttp
 import pytest
 import yaml
 
-from bot.devstack import Stack
 from tests.support.fake_wechat import FakeWeChatApi, WeChatCallbacks, new_openid
 from tests.support.stack import start_stack
+from tools.devstack import Stack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHANNEL_KEY = "bot.channels.wechat.WeChatInput"

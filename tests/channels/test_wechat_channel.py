@@ -12,7 +12,6 @@ import time
 import aiohttp
 import pytest
 
-from bot.devstack import Stack
 from tests.channels.conftest import (
     AES_KEY,
     APP_ID,
@@ -23,6 +22,7 @@ from tests.channels.conftest import (
     user_events,
 )
 from tests.support.fake_wechat import FakeWeChatApi, WeChatCallbacks, sign
+from tools.devstack import Stack
 
 pytestmark = pytest.mark.stack
 
@@ -264,7 +264,7 @@ def test_send_script_signs_and_prints_the_reply(
             [
                 sys.executable,
                 "-m",
-                "bot.channels.wechat_send",
+                "tools.wechat_send",
                 "--url",
                 url,
                 *extra,

@@ -6,13 +6,15 @@ import tempfile
 from pathlib import Path
 from typing import Mapping, Optional
 
-from bot.devstack import Stack, build_stack, free_port
-from bot.settings import StackSettings
+from tools.devstack import Stack, build_stack, free_port
+from tools.settings import StackSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def start_stack(extra_env: Optional[Mapping[str, str]] = None, with_web: bool = True) -> Stack:
+def start_stack(
+    extra_env: Optional[Mapping[str, str]] = None, with_web: bool = True
+) -> Stack:
     """Start the assistant with the trained model in ``var/models``.
 
     Each stack gets its own run folder (tracker database, backend database,

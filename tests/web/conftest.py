@@ -55,7 +55,7 @@ async def browser() -> AsyncIterator["object"]:
 
 @pytest.fixture
 def start_web_server(artifacts: Path) -> Iterator[Callable[[str], str]]:
-    """Start ``python -m bot.web`` pointed at a Rasa URL; returns the server's URL."""
+    """Start ``python -m web`` pointed at a Rasa URL; returns the server's URL."""
     started: List[Process] = []
 
     def _start(rasa_url: str) -> str:

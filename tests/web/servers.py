@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from bot.devstack import free_port
+from tools.devstack import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "var" / "artifacts" / "web"
@@ -101,11 +101,11 @@ def python_env(extra: Dict[str, str]) -> Dict[str, str]:
 
 
 def web_server(rasa_url: str, log_dir: Path) -> Process:
-    """``python -m bot.web`` on a free port, pointed at ``rasa_url`` (not started)."""
+    """``python -m web`` on a free port, pointed at ``rasa_url`` (not started)."""
     port = free_port()
     return Process(
         "web",
-        [sys.executable, "-m", "bot.web"],
+        [sys.executable, "-m", "web"],
         python_env(
             {
                 "WEB_HOST": "127.0.0.1",

@@ -1,4 +1,4 @@
-"""The widget's web server (``python -m bot.web``) over real HTTP, and its settings."""
+"""The widget's web server (``python -m web``) over real HTTP, and its settings."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import Iterator, Tuple
 
 import pytest
 
-from bot.web.app import content_security_policy, render_demo_page
-from bot.web.settings import WebSettings
 from tests.web.servers import ARTIFACTS, web_server
+from web.app import content_security_policy, render_demo_page
+from web.settings import WebSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RASA_URL = "http://rasa.example.test:5005"
@@ -31,7 +31,7 @@ def fetch(url: str) -> Tuple[int, Message, str]:
 
 @pytest.fixture(scope="module")
 def web_url() -> Iterator[str]:
-    """One ``python -m bot.web`` for this module, as an operator starts it."""
+    """One ``python -m web`` for this module, as an operator starts it."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     process = web_server(RASA_URL, ARTIFACTS).start()
     yield process.health_url.rsplit("/health", 1)[0]
@@ -66,7 +66,7 @@ def test_settings_reject_a_rasa_url_that_is_not_http(url):
 
 def test_importing_creates_no_app():
     code = (
-        "import bot.web, bot.web.app, bot.web.settings; from sanic import Sanic; "
+        "import web, web.app, web.settings; from sanic import Sanic; "
         "print(len(Sanic._app_registry))"
     )
     out = subprocess.run(

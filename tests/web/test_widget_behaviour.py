@@ -17,8 +17,8 @@ from typing import Callable, Dict, Iterator
 import pytest
 from playwright.async_api import expect
 
-from bot.devstack import free_port
 from tests.web.widget_page import Widget
+from tools.devstack import free_port
 
 
 async def test_untrusted_text_is_never_html(

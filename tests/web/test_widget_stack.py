@@ -1,7 +1,7 @@
 """The widget in a real Chromium, talking to the real assistant.
 
 Uses the ``stack`` fixture (trained model, action server, Rasa with the
-socket.io channel from credentials.yml, and ``python -m bot.web``). Screenshots
+socket.io channel from credentials.yml, and ``python -m web``). Screenshots
 of each step go to ``var/artifacts/web/stack-*.png``.
 """
 
@@ -16,9 +16,9 @@ import pytest
 import yaml
 from playwright.async_api import expect
 
-from bot.devstack import Stack
 from tests.web.servers import REPO_ROOT, TcpProxy
 from tests.web.widget_page import CJK, Widget
+from tools.devstack import Stack
 
 pytestmark = pytest.mark.stack
 
@@ -99,9 +99,9 @@ async def test_a_conversation_in_the_browser(browser, web_url: str, artifacts: P
     await expect(answer).to_contain_text(
         re.compile(r"urban|agricultural", re.IGNORECASE)
     )
-    assert not CJK.search(
-        await answer.inner_text()
-    ), "the English answer has Chinese in it"
+    assert not CJK.search(await answer.inner_text()), (
+        "the English answer has Chinese in it"
+    )
     await widget.screenshot(artifacts, "stack-3-english")
     shown = await widget.messages.count()
 

@@ -1,0 +1,61 @@
+"""The action server's settings, read once from the environment.
+
+| variable | default | meaning |
+|---|---|---|
+| ``SHEBAO_BACKEND_URL`` | ``http://127.0.0.1:5100`` | the contribution backend |
+| ``SHEBAO_BACKEND_TIMEOUT`` | ``3`` | seconds to wait for the backend |
+| ``SHEBAO_VERIFIED_TTL`` | ``600`` | seconds a verification serves follow-up questions |
+| ``SHEBAO_MAX_WRONG_CODES`` | ``3`` | wrong codes before the assistant stops the check |
+
+The code's own lifetime is the backend's (``expires_in`` of
+``/verification/start``); the assistant tells the resident that figure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Mapping, Optional
+
+from common.env import ConfigError, env_float, env_int, env_str
+
+DEFAULT_BACKEND_URL = "http://127.0.0.1:5100"
+
+
+@dataclass(frozen=True)
+class ActionSettings:
+    """Everything the custom actions need to know; immutable once read."""
+
+    backend_url: str = DEFAULT_BACKEND_URL
+    backend_timeout: float = 3.0
+    verified_ttl: int = 600
+    max_wrong_codes: int = 3
+
+    def __post_init__(self) -> None:
+        if (
+            self.backend_timeout <= 0
+            or self.verified_ttl <= 0
+            or self.max_wrong_codes < 1
+        ):
+            raise ConfigError(
+                "SHEBAO_BACKEND_TIMEOUT and SHEBAO_VERIFIED_TTL must be positive, "
+                "SHEBAO_MAX_WRONG_CODES at least 1"
+            )
+
+    @classmethod
+    def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "ActionSettings":
+        """Read the variables in the table above."""
+        return cls(
+            backend_url=env_str(
+                "SHEBAO_BACKEND_URL", DEFAULT_BACKEND_URL, environ
+            ).rstrip("/"),
+            backend_timeout=env_float("SHEBAO_BACKEND_TIMEOUT", 3.0, environ),
+            verified_ttl=env_int("SHEBAO_VERIFIED_TTL", 600, environ),
+            max_wrong_codes=env_int("SHEBAO_MAX_WRONG_CODES", 3, environ),
+        )
+
+
+@lru_cache(maxsize=1)
+def settings() -> ActionSettings:
+    """The process's settings, read on first use (never at import)."""
+    return ActionSettings.from_env()

@@ -1,0 +1,88 @@
+"""The Sanic application factory.
+
+``create_app(settings)`` builds a fresh app (nothing is created at import
+time); the database and the verification service are opened in
+``before_server_start`` and closed in ``after_server_stop`` and live on
+``app.ctx``.  Access logging is our own: Sanic's would write request paths,
+which carry ID numbers, so ours redacts them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Optional
+
+from sanic import Request, Sanic
+from sanic.response import BaseHTTPResponse, HTTPResponse, json
+
+from backend.db import Database
+from backend.errors import ApiError, handle_error
+from backend.routes import api_v1
+from backend.senders import CodeSender, DevOutbox, LoggingCodeSender
+from backend.settings import BackendSettings
+from backend.verification import VerificationService
+from common.redaction import redact_text
+
+APP_NAME = "shebao_backend"
+access_logger = logging.getLogger("backend.access")
+
+
+def create_app(settings: BackendSettings, sender: Optional[CodeSender] = None) -> Sanic:
+    """A new backend app for ``settings``; ``sender`` overrides code delivery
+    (default: the dev outbox in development mode, else ``LoggingCodeSender``)."""
+    app = Sanic(APP_NAME, configure_logging=False)
+    app.config.REQUEST_MAX_SIZE = settings.request_max_size
+    app.config.ACCESS_LOG = False
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.ctx.settings = settings
+    app.ctx.outbox = DevOutbox() if settings.development else None
+    app.ctx.sender = sender or app.ctx.outbox or LoggingCodeSender()
+
+    app.error_handler.add(Exception, handle_error)
+    app.add_route(health, "/health", methods=["GET"], name="health")
+    app.blueprint(api_v1(settings.development))
+    app.register_listener(open_resources, "before_server_start")
+    app.register_listener(close_resources, "after_server_stop")
+    app.register_middleware(start_timer, "request")
+    app.register_middleware(log_access, "response")
+    return app
+
+
+async def open_resources(app: Sanic, _loop: Any) -> None:
+    settings: BackendSettings = app.ctx.settings
+    app.ctx.db = Database(settings.database_url, threads=settings.db_threads)
+    app.ctx.verification = VerificationService(settings, app.ctx.db, app.ctx.sender)
+
+
+async def close_resources(app: Sanic, _loop: Any) -> None:
+    db: Optional[Database] = getattr(app.ctx, "db", None)
+    if db is not None:
+        db.close()
+
+
+async def health(request: Request) -> HTTPResponse:
+    """200 when the service and its database answer, 503 otherwise."""
+    try:
+        await request.app.ctx.db.ping()
+    except Exception:  # noqa: BLE001 - any failure means "not healthy"
+        raise ApiError(
+            503, "service_unavailable", "The database is not reachable."
+        ) from None
+    return json({"status": "ok"})
+
+
+async def start_timer(request: Request) -> None:
+    request.ctx.started = time.monotonic()
+
+
+async def log_access(request: Request, response: BaseHTTPResponse) -> None:
+    started = getattr(request.ctx, "started", None)
+    elapsed_ms = (time.monotonic() - started) * 1000 if started else 0.0
+    access_logger.info(
+        "%s %s %s %.0fms",
+        request.method,
+        redact_text(request.path),
+        response.status,
+        elapsed_ms,
+    )

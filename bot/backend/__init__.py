@@ -1,8 +1,0 @@
-"""The contribution backend: insured persons, enrolments, contributions, arrears.
-
-A Sanic service over SQLAlchemy (SQLite by default, PostgreSQL through
-``DATABASE_URL``).  Importing this package is cheap and side-effect free: the
-app is built by ``bot.backend.app.create_app`` and run by
-``python -m bot.backend serve``; the Rasa actions only import
-``bot.backend.client``.
-"""

@@ -1,0 +1,85 @@
+"""The one way to read configuration from environment variables.
+
+Every process builds one typed settings object from these helpers when it
+starts (``BackendSettings.from_env()``, ``ActionSettings.from_env()``, ...);
+nothing reads ``os.environ`` at import time.  An unset *or empty* variable
+means "use the documented default", and a value that does not parse names the
+variable in the error instead of failing later with a bare ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Mapping, Optional, Tuple
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed; the message names it."""
+
+
+def _raw(name: str, environ: Optional[Mapping[str, str]]) -> Optional[str]:
+    value = (os.environ if environ is None else environ).get(name)
+    return value if value not in (None, "") else None
+
+
+def env_str(
+    name: str, default: str, environ: Optional[Mapping[str, str]] = None
+) -> str:
+    """The variable's text, or ``default`` when it is unset or empty."""
+    value = _raw(name, environ)
+    return default if value is None else value
+
+
+def env_int(
+    name: str, default: int, environ: Optional[Mapping[str, str]] = None
+) -> int:
+    """The variable as an integer, or ``default``."""
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, not {value!r}") from None
+
+
+def env_float(
+    name: str, default: float, environ: Optional[Mapping[str, str]] = None
+) -> float:
+    """The variable as a number, or ``default``."""
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    try:
+        return float(value.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {value!r}") from None
+
+
+def env_bool(
+    name: str, default: bool, environ: Optional[Mapping[str, str]] = None
+) -> bool:
+    """The variable as a yes/no switch (1/0, true/false, yes/no, on/off)."""
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    word = value.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ConfigError(f"{name} must be one of true/false, yes/no, on/off, 1/0")
+
+
+def env_list(
+    name: str, default: str, environ: Optional[Mapping[str, str]] = None
+) -> Tuple[str, ...]:
+    """A comma-separated variable as a tuple of its non-empty, stripped items."""
+    return tuple(
+        item.strip()
+        for item in env_str(name, default, environ).split(",")
+        if item.strip()
+    )

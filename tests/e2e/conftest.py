@@ -1,0 +1,59 @@
+"""Talk to the running assistant over its REST channel."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Callable, Dict, List
+
+import pytest
+import requests
+
+from tools.devstack import Stack
+
+Chat = Callable[[str], List[Dict[str, Any]]]
+
+
+@pytest.fixture
+def sender_id() -> str:
+    return f"it-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def chat(stack: Stack, sender_id: str) -> Chat:
+    """Send one message as this test's user; return the bot's replies."""
+
+    def _send(text: str) -> List[Dict[str, Any]]:
+        response = requests.post(
+            f"{stack.rasa_url}/webhooks/rest/webhook",
+            json={"sender": sender_id, "message": text},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    return _send
+
+
+@pytest.fixture
+def tracker(stack: Stack, sender_id: str) -> Callable[[], Dict[str, Any]]:
+    """The stored conversation of this test's user, read through the HTTP API."""
+
+    def _get() -> Dict[str, Any]:
+        response = requests.get(
+            f"{stack.rasa_url}/conversations/{sender_id}/tracker",
+            params={"token": stack.rasa_token},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    return _get
+
+
+def texts(replies: List[Dict[str, Any]]) -> str:
+    """All reply texts of one turn joined, for substring assertions."""
+    return "\n".join(r.get("text", "") for r in replies)
+
+
+def buttons(replies: List[Dict[str, Any]]) -> List[Dict[str, str]]:
+    return [b for r in replies for b in r.get("buttons", [])]

@@ -1,0 +1,194 @@
+"""Verified contribution inquiries, end to end: Rasa, actions, backend, tracker store.
+
+Each test registers its own insured person through the backend's admin API, so
+the expected months and amounts are known exactly; the code comes from the
+backend's development outbox, as a resident would read it from the SMS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+from pathlib import Path
+from typing import Dict, Iterator
+
+import pytest
+import requests
+
+from backend.settings import DEV_ADMIN_TOKEN
+from common.identity import make_id_number, mask_id_number
+from tests.e2e.conftest import texts
+from tools.devstack import Stack
+
+pytestmark = pytest.mark.stack
+PHONE = "13712345678"
+
+
+@pytest.fixture
+def person(stack: Stack) -> Dict[str, str]:
+    """An urban resident enrolled since 2024-01 at ¥350/month, paid 2024 and 2025-01..06."""
+    id_number = make_id_number(
+        "440305",
+        "1985%02d%02d" % (random.randint(1, 12), random.randint(1, 28)),
+        "%03d" % random.randint(0, 999),
+    )
+    admin = {"Authorization": f"Bearer {DEV_ADMIN_TOKEN}"}
+    body = {
+        "id_number": id_number,
+        "name": "测试居民",
+        "residency_type": "urban",
+        "region": "深圳市南山区",
+        "phone": PHONE,
+        "enrollment": {
+            "scheme": "urban_resident_medical",
+            "since": "2024-01-01",
+            "monthly_amount": "350.00",
+        },
+    }
+    response = requests.post(
+        f"{stack.backend_url}/api/v1/persons", json=body, headers=admin, timeout=10
+    )
+    assert response.status_code == 201, response.text
+    months = [f"2024-{m:02d}" for m in range(1, 13)] + [
+        f"2025-{m:02d}" for m in range(1, 7)
+    ]
+    for period in months:
+        response = requests.post(
+            f"{stack.backend_url}/api/v1/persons/{id_number}/contributions",
+            json={
+                "period": period,
+                "amount": "350.00",
+                "paid_on": f"{period}-15",
+                "channel": "wechat",
+            },
+            headers=admin,
+            timeout=10,
+        )
+        assert response.status_code == 201, response.text
+    return {"id_number": id_number}
+
+
+def latest_code(stack: Stack, id_number: str) -> str:
+    response = requests.get(
+        f"{stack.backend_url}/api/v1/dev/outbox",
+        params={"id_number": id_number},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["messages"][-1]["code"]
+
+
+def wrong_code(code: str) -> str:
+    return "%06d" % ((int(code) + 1) % 1_000_000)
+
+
+def test_verified_inquiry_in_english_then_a_follow_up_year(stack, chat, person):
+    reply = texts(chat("which months of 2025 have I paid?"))
+    assert "18-digit resident ID number" in reply
+    reply = texts(chat(person["id_number"]))
+    assert "137****5678" in reply and "6-digit" in reply
+    reply = texts(chat(latest_code(stack, person["id_number"])))
+    assert "**2025**" in reply
+    assert "2025-01–2025-06 (6 months)" in reply
+    assert "¥2,100.00" in reply
+    assert "Owed: 6 months (2025-07–2025-12), ¥2,100.00" in reply
+    assert "2025-06 ¥350.00 (2025-06-15)" in reply
+
+    reply = texts(chat("and 2024?"))  # no second verification
+    assert "**2024**" in reply and "2024-01–2024-12 (12 months)" in reply
+    assert "¥4,200.00" in reply and "nothing for 2024" in reply
+
+
+def test_verified_inquiry_in_chinese(stack, chat, person):
+    assert "身份证号码" in texts(chat("帮我查一下我2025年交了哪几个月"))
+    assert "137****5678" in texts(chat(f"我的身份证号是{person['id_number']}"))
+    reply = texts(chat(f"验证码 {latest_code(stack, person['id_number'])}"))
+    assert "2025年" in reply and "共6个月" in reply and "欠费：6个月" in reply
+
+
+def test_id_number_typo_gets_an_explanation_and_another_try(stack, chat, person):
+    chat("how much do I owe")
+    good = person["id_number"]
+    typo = good[:-1] + ("0" if good[-1] != "0" else "1")
+    assert "doesn't check out" in texts(chat(typo))
+    assert "couldn't find an 18-character ID number" in texts(chat("12345"))
+    assert "137****5678" in texts(chat(good))
+
+
+def test_three_wrong_codes_stop_the_check(stack, chat, person):
+    chat("did my payment go through")
+    chat(person["id_number"])
+    code = latest_code(stack, person["id_number"])
+    assert "isn't right" in texts(chat(wrong_code(code)))
+    assert "isn't right" in texts(chat(wrong_code(wrong_code(code))))
+    reply = texts(chat(wrong_code(wrong_code(wrong_code(code)))))
+    assert "3 wrong codes" in reply and "12333" in reply
+    # the conversation goes on normally
+    assert "village committee" in texts(
+        chat("I'm agricultural, how do I pay medical insurance myself")
+    )
+
+
+def test_cancel_at_the_code_question(stack, chat, person):
+    chat("show my 2025 records")
+    chat(person["id_number"])
+    assert "stopped" in texts(chat("cancel"))
+    assert "Hello" in texts(chat("hello"))
+
+
+@pytest.fixture
+def paused_backend(stack: Stack) -> Iterator[None]:
+    """The backend process frozen: requests hang, as with an overloaded server."""
+    pid = stack.service("backend").process.pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def test_slow_or_unreachable_backend_gets_the_alternatives(
+    chat, person, paused_backend
+):
+    chat("which months have I paid this year")
+    reply = texts(chat(person["id_number"]))
+    assert "unavailable right now" in reply
+    assert "service outlet" in reply and "12333" in reply
+    assert "employer" in texts(chat("what can you do")).lower()
+
+
+def stored_events(stack: Stack, sender_id: str):
+    db = Path(stack.env["SHEBAO_TRACKER_URL"].removeprefix("sqlite:///"))
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute(
+            "SELECT data FROM events WHERE sender_id = ?", (sender_id,)
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def test_stored_transcript_keeps_no_secrets(stack, chat, tracker, sender_id, person):
+    id_number = person["id_number"]
+    chat("which months of 2025 have I paid?")
+    chat(f"my id number is {id_number}, phone {PHONE}")
+    code = latest_code(stack, id_number)
+    assert "2025-01–2025-06" in texts(chat(code))
+
+    rows = stored_events(stack, sender_id)
+    assert len(rows) > 10
+    stored = "\n".join(rows)
+    for secret in (id_number, code, PHONE, id_number[6:14]):
+        assert secret not in stored, f"{secret!r} was stored"
+    assert mask_id_number(id_number) in stored
+    assert "******" in stored and "137****5678" in stored
+    # what Rasa's HTTP API shows is read from the same store
+    api_dump = json.dumps(tracker(), ensure_ascii=False)
+    for secret in (id_number, code, PHONE):
+        assert secret not in api_dump
+    # and no service wrote them to its log
+    for log in stack.log_dir.glob("*.log"):
+        content = log.read_text(encoding="utf-8", errors="replace")
+        for secret in (id_number, code, PHONE):
+            assert secret not in content, f"{secret!r} in {log.name}"

@@ -1,0 +1,274 @@
+"""Start, watch and stop every process of the assistant on one machine.
+
+``make run`` uses it (``python -m tools.devstack``) and so do the integration
+tests (``tests/support/stack.py``), so the tests exercise exactly the processes
+an operator runs: the action server, the contribution backend, the Rasa server
+(REST, socket.io and WeChat channels) and the web-widget demo server, talking
+over real HTTP on localhost.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional
+
+from tools.settings import StackSettings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Service:
+    """One long-running process and the URL that says it is ready."""
+
+    name: str
+    command: List[str]
+    health_url: str
+    env: Dict[str, str] = field(default_factory=dict)
+    cwd: Path = REPO_ROOT
+    process: Optional[subprocess.Popen] = None
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (for tests and parallel stacks)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _bin(name: str) -> str:
+    """An executable of the running virtual environment (rasa, ...)."""
+    return str(Path(sys.executable).with_name(name))
+
+
+@dataclass
+class Stack:
+    """The running assistant: URLs of its services and a way to stop them."""
+
+    settings: StackSettings
+    env: Dict[str, str]
+    services: List[Service]
+    log_dir: Path
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.rasa_port}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.actions_port}"
+
+    @property
+    def backend_url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.backend_port}"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.web_port}"
+
+    @property
+    def rasa_token(self) -> str:
+        return self.env["RASA_AUTH_TOKEN"]
+
+    def service(self, name: str) -> Service:
+        return next(s for s in self.services if s.name == name)
+
+    def start(self, timeout: float = 240.0) -> "Stack":
+        """Start every service and wait until each answers its health URL."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for service in self.services:
+            log = open(self.log_dir / f"{service.name}.log", "ab")
+            service.process = subprocess.Popen(
+                service.command,
+                cwd=service.cwd,
+                env={**self.env, **service.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        for service in self.services:
+            self._wait_healthy(service, deadline)
+        return self
+
+    def _wait_healthy(self, service: Service, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            assert service.process is not None
+            if service.process.poll() is not None:
+                self.stop()
+                raise RuntimeError(
+                    f"{service.name} exited with {service.process.returncode}; "
+                    f"see {self.log_dir / (service.name + '.log')}"
+                )
+            try:
+                with urllib.request.urlopen(service.health_url, timeout=2):
+                    return
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.3)
+        self.stop()
+        raise TimeoutError(f"{service.name} not healthy at {service.health_url}")
+
+    def stop(self) -> None:
+        """Stop every service (SIGTERM, then SIGKILL after a grace period)."""
+        for service in reversed(self.services):
+            if service.process and service.process.poll() is None:
+                os.killpg(service.process.pid, signal.SIGTERM)
+        for service in reversed(self.services):
+            if service.process is None:
+                continue
+            try:
+                service.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(service.process.pid, signal.SIGKILL)
+                service.process.wait()
+
+
+def build_stack(
+    settings: Optional[StackSettings] = None,
+    extra_env: Optional[Mapping[str, str]] = None,
+    with_web: bool = True,
+) -> Stack:
+    """Describe the assistant's processes for ``settings`` (nothing starts yet)."""
+    settings = settings or StackSettings.from_env()
+    host = settings.host
+    var_dir = settings.var_dir.resolve()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "SHEBAO_VAR_DIR": str(var_dir),
+        "SHEBAO_ACTIONS_URL": f"http://{host}:{settings.actions_port}",
+        "SHEBAO_BACKEND_URL": f"http://{host}:{settings.backend_port}",
+        "SHEBAO_RASA_URL": f"http://{host}:{settings.rasa_port}",
+        "SHEBAO_TRACKER_URL": os.environ.get("SHEBAO_TRACKER_URL")
+        or f"sqlite:///{var_dir / 'tracker.sqlite3'}",
+        # hex: a url-safe token may start with "-", which `rasa run` reads as a flag
+        "RASA_AUTH_TOKEN": os.environ.get("RASA_AUTH_TOKEN") or secrets.token_hex(24),
+        "BACKEND_HOST": host,
+        "BACKEND_PORT": str(settings.backend_port),
+        # Local runs use the dev outbox instead of an SMS gateway (see README).
+        "BACKEND_MODE": os.environ.get("BACKEND_MODE") or "development",
+        "WEB_PORT": str(settings.web_port),
+        "PYTHONUNBUFFERED": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        **(extra_env or {}),
+    }
+    services = [
+        Service(
+            "backend",
+            [_bin("python"), "-m", "backend", "serve", "--seed"],
+            f"http://{host}:{settings.backend_port}/health",
+        ),
+        Service(
+            "actions",
+            [
+                _bin("python"),
+                "-m",
+                "rasa_sdk",
+                "--actions",
+                "actions",
+                "--port",
+                str(settings.actions_port),
+                "--logging-config_file",
+                "logging.yml",
+            ],
+            f"http://{host}:{settings.actions_port}/health",
+        ),
+        Service(
+            "rasa",
+            [
+                _bin("rasa"),
+                "run",
+                "--model",
+                str(settings.model_path),
+                "--enable-api",
+                "--auth-token",
+                env["RASA_AUTH_TOKEN"],
+                # only the widget's own demo origin may call Rasa from a browser
+                "--cors",
+                f"http://{host}:{settings.web_port}",
+                "--interface",
+                host,
+                "--port",
+                str(settings.rasa_port),
+                "--credentials",
+                "credentials.yml",
+                "--endpoints",
+                "endpoints.yml",
+                "--logging-config-file",
+                "logging.yml",
+            ],
+            f"http://{host}:{settings.rasa_port}/",
+        ),
+    ]
+    if with_web:
+        services.append(
+            Service(
+                "web",
+                [_bin("python"), "-m", "web"],
+                f"http://{host}:{settings.web_port}/health",
+                env={"WEB_HOST": host, "WEB_PORT": str(settings.web_port)},
+            )
+        )
+    return Stack(settings, env, services, var_dir / "logs")
+
+
+def main() -> int:
+    from backend.demo import DEMO_ID_NUMBER
+
+    stack = build_stack()
+    print("Starting Shebao Assistant (logs in %s) ..." % stack.log_dir, flush=True)
+    stack.start()
+    print(
+        "\nShebao Assistant is running:\n"
+        f"  Rasa REST channel   POST {stack.rasa_url}/webhooks/rest/webhook\n"
+        f"  Rasa socket.io      {stack.rasa_url}/socket.io\n"
+        f"  WeChat callback     {stack.rasa_url}/webhooks/wechat/webhook"
+        "  (try: python -m tools.wechat_send 你好)\n"
+        f"  Action server       {stack.actions_url}/health\n"
+        f"  Web chat demo page  {stack.web_url}/  (English: {stack.web_url}/?lang=en)\n"
+        f"  Contribution API    {stack.backend_url}/api/v1/openapi.json\n"
+        f'\nTry a verified inquiry: ask "which months of 2025 have I paid?", give the demo\n'
+        f"ID number {DEMO_ID_NUMBER}, then the code from\n"
+        f"  {stack.backend_url}/api/v1/dev/outbox?id_number={DEMO_ID_NUMBER}\n"
+        "\nPress Ctrl-C to stop everything.",
+        flush=True,
+    )
+    stopping = False
+
+    def _stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stopping:
+            dead = [
+                s for s in stack.services if s.process and s.process.poll() is not None
+            ]
+            if dead:
+                print(
+                    f"{dead[0].name} stopped unexpectedly; see {stack.log_dir}",
+                    flush=True,
+                )
+                return 1
+            time.sleep(0.5)
+    finally:
+        print("\nStopping ...", flush=True)
+        stack.stop()
+        print("Stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""Sanic app that serves the embeddable chat widget and a demo page.
+
+Routes:
+
+- ``GET /health``: ``{"status": "ok", "socketio_client": true}``; the second
+  field says whether the vendored socket.io client is present (``make setup``).
+- ``GET /`` (and ``/?lang=en``): a mock city social-insurance bureau page that
+  embeds the widget, with the Rasa URL from :class:`WebSettings` injected.
+- ``GET /widget/<file>``: the widget (``shebao-widget.js``, ``shebao-widget.css``)
+  and the socket.io client it loads from the same folder (``socket.io.min.js``,
+  copied into ``web/vendor/`` from npm at set-up; never from a CDN).
+- ``GET /demo/<file>``: the demo page's own stylesheet and images.
+
+The widget itself talks straight to Rasa's socket.io channel; this server only
+hands out files.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from pathlib import Path
+from typing import Dict, Tuple
+
+from sanic import Sanic, response
+from sanic.exceptions import NotFound, SanicException
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from web.settings import WebSettings
+
+logger = logging.getLogger(__name__)
+
+# The only files served under /widget/: name -> (folder under web/, content type).
+WIDGET_FILES: Dict[str, Tuple[str, str]] = {
+    "shebao-widget.js": ("widget", "application/javascript; charset=utf-8"),
+    "shebao-widget.css": ("widget", "text/css; charset=utf-8"),
+    "socket.io.min.js": ("vendor", "application/javascript; charset=utf-8"),
+    "socket.io.min.js.map": ("vendor", "application/json; charset=utf-8"),
+}
+DEMO_ASSET_TYPES: Dict[str, str] = {
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+}
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+PAGE_LANGUAGES = {"zh": "zh-CN", "en": "en"}
+PAGE_TITLES = {
+    "zh": "某市社会保险事业管理局（演示）· 社保助手",
+    "en": "City Social Insurance Bureau (demo) · Shebao Assistant",
+}
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def content_security_policy(settings: WebSettings) -> str:
+    """The demo page's CSP: only this server's files, sockets only to Rasa.
+
+    The widget needs no inline script or style and no eval, so a site that
+    embeds it can keep a strict policy too; it has to allow the widget's host in
+    ``script-src``/``style-src`` and the Rasa origin in ``connect-src``.
+    """
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "connect-src 'self' "
+            f"{settings.rasa_origin} {settings.rasa_websocket_origin}",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+def render_demo_page(template: str, settings: WebSettings, lang: str) -> str:
+    """Fill the demo template's ``{{placeholders}}`` (every value HTML-escaped)."""
+    values = {
+        "socket_url": settings.rasa_url,
+        "lang": lang,
+        "html_lang": PAGE_LANGUAGES[lang],
+        "title": PAGE_TITLES[lang],
+    }
+    page = template
+    for key, value in values.items():
+        page = page.replace("{{" + key + "}}", html.escape(value, quote=True))
+    return page
+
+
+def create_app(settings: WebSettings, name: str = "shebao_web") -> Sanic:
+    """Build the web server for ``settings`` (nothing is started or read yet)."""
+    app = Sanic(name)
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.ctx.settings = settings
+    web_dir = settings.web_dir.resolve()
+
+    @app.before_server_start
+    async def _check_files(app: Sanic, _loop: object) -> None:
+        if not (web_dir / "vendor" / "socket.io.min.js").is_file():
+            logger.warning(
+                "%s is missing, so the widget cannot connect; run: "
+                "npm ci --prefix web && mkdir -p web/vendor && cp "
+                "web/node_modules/socket.io-client/dist/socket.io.min.js* web/vendor/",
+                web_dir / "vendor" / "socket.io.min.js",
+            )
+        logger.info("Widget demo page will connect to Rasa at %s", settings.rasa_url)
+
+    @app.route("/health", methods=["GET", "HEAD"])
+    async def health(_request: Request) -> HTTPResponse:
+        client = (web_dir / "vendor" / "socket.io.min.js").is_file()
+        return response.json({"status": "ok", "socketio_client": client})
+
+    @app.route("/", methods=["GET", "HEAD"])
+    async def demo_page(request: Request) -> HTTPResponse:
+        lang = request.args.get("lang", "zh")
+        if lang not in PAGE_LANGUAGES:
+            lang = "zh"
+        template = (web_dir / "demo" / "index.html").read_text(encoding="utf-8")
+        headers = {
+            **SECURITY_HEADERS,
+            "Content-Security-Policy": content_security_policy(settings),
+            "Cache-Control": "no-store",
+        }
+        return response.html(
+            render_demo_page(template, settings, lang), headers=headers
+        )
+
+    @app.get("/widget/<filename:str>")
+    async def widget_file(_request: Request, filename: str) -> HTTPResponse:
+        if filename not in WIDGET_FILES:
+            raise NotFound(f"no widget file {filename}")
+        folder, mime_type = WIDGET_FILES[filename]
+        return await _send_file(web_dir / folder / filename, mime_type)
+
+    @app.get("/demo/<filename:str>")
+    async def demo_asset(_request: Request, filename: str) -> HTTPResponse:
+        mime_type = DEMO_ASSET_TYPES.get(Path(filename).suffix)
+        if not _SAFE_NAME.match(filename) or mime_type is None:
+            raise NotFound(f"no demo file {filename}")
+        return await _send_file(web_dir / "demo" / "assets" / filename, mime_type)
+
+    @app.exception(SanicException)
+    async def json_error(_request: Request, error: SanicException) -> HTTPResponse:
+        status = getattr(error, "status_code", 500) or 500
+        return response.json({"error": str(error)}, status=status)
+
+    return app
+
+
+async def _send_file(path: Path, mime_type: str) -> HTTPResponse:
+    if not path.is_file():
+        raise NotFound(f"{path.name} not found")
+    # Revalidate on every load so a new widget version is picked up at once.
+    headers = {**SECURITY_HEADERS, "Cache-Control": "no-cache"}
+    return await response.file(path, mime_type=mime_type, headers=headers)
