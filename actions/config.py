@@ -6,6 +6,12 @@
 | ``SHEBAO_BACKEND_TIMEOUT`` | ``3`` | seconds to wait for the backend |
 | ``SHEBAO_VERIFIED_TTL`` | ``600`` | seconds a verification serves follow-up questions |
 | ``SHEBAO_MAX_WRONG_CODES`` | ``3`` | wrong codes before the assistant stops the check |
+| ``SHEBAO_HOST`` | ``127.0.0.1`` | interface the action server listens on |
+| ``ACTIONS_PORT`` | ``5055`` | its port |
+| ``SHEBAO_ACTIONS_TOKEN`` | development value | shared secret Rasa sends in ``X-Shebao-Action-Token`` |
+
+With ``SHEBAO_ENV`` other than ``development`` the server refuses to start with
+the development token or a short one (:mod:`common.deployment`).
 
 The code's own lifetime is the backend's (``expires_in`` of
 ``/verification/start``); the assistant tells the resident that figure.
@@ -17,9 +23,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Mapping, Optional
 
+from common.deployment import require_production_secret
 from common.env import ConfigError, env_float, env_int, env_str
 
 DEFAULT_BACKEND_URL = "http://127.0.0.1:5100"
+DEV_ACTIONS_TOKEN = "dev-actions-token"
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,9 @@ class ActionSettings:
     backend_timeout: float = 3.0
     verified_ttl: int = 600
     max_wrong_codes: int = 3
+    host: str = "127.0.0.1"
+    port: int = 5055
+    actions_token: str = DEV_ACTIONS_TOKEN
 
     def __post_init__(self) -> None:
         if (
@@ -52,6 +63,15 @@ class ActionSettings:
             backend_timeout=env_float("SHEBAO_BACKEND_TIMEOUT", 3.0, environ),
             verified_ttl=env_int("SHEBAO_VERIFIED_TTL", 600, environ),
             max_wrong_codes=env_int("SHEBAO_MAX_WRONG_CODES", 3, environ),
+            host=env_str("SHEBAO_HOST", "127.0.0.1", environ),
+            port=env_int("ACTIONS_PORT", 5055, environ),
+            actions_token=env_str("SHEBAO_ACTIONS_TOKEN", DEV_ACTIONS_TOKEN, environ),
+        )
+
+    def check_for_production(self, environ: Optional[Mapping[str, str]] = None) -> None:
+        """Refuse development secrets unless ``SHEBAO_ENV=development``."""
+        require_production_secret(
+            "SHEBAO_ACTIONS_TOKEN", self.actions_token, (DEV_ACTIONS_TOKEN,), environ
         )
 
 

@@ -59,15 +59,23 @@ class IdentitySessions:
         self._storage.set(key, pending, remaining)
         return int(pending["wrong"])
 
-    def verified(self, sender_id: str, token: str, ttl: float) -> None:
-        """The code was right: keep the token for follow-up questions, drop the ID number."""
-        self._storage.delete(_PENDING + sender_id)
-        self._storage.set(_TOKEN + sender_id, token, ttl)
+    def verified(
+        self, sender_id: str, token: str, ttl: float, channel: Optional[str] = None
+    ) -> None:
+        """The code was right: keep the token for follow-ups, drop the ID number.
 
-    def token(self, sender_id: str) -> Optional[str]:
-        """The conversation's access token, while it is valid."""
+        The token is bound to the channel the code was typed on; a request
+        from any other channel does not get it.
+        """
+        self._storage.delete(_PENDING + sender_id)
+        self._storage.set(_TOKEN + sender_id, {"token": token, "channel": channel}, ttl)
+
+    def token(self, sender_id: str, channel: Optional[str] = None) -> Optional[str]:
+        """The conversation's access token, while valid and only on its own channel."""
         value = self._storage.get(_TOKEN + sender_id)
-        return str(value) if value else None
+        if not value or value["channel"] != channel:
+            return None
+        return str(value["token"])
 
     def forget_pending(self, sender_id: str) -> None:
         """The inquiry stopped before the code: the ID number is no longer needed."""

@@ -94,7 +94,9 @@ class ValidateContributionInquiryForm(FormValidationAction):
     ) -> List[Text]:
         # Already verified in this conversation, or the inquiry had to stop:
         # nothing to ask, the form ends and the records (or the reason) follow.
-        if SESSIONS.token(tracker.sender_id) or tracker.get_slot(FAILURE_SLOT):
+        if SESSIONS.token(tracker.sender_id, _channel(tracker)) or tracker.get_slot(
+            FAILURE_SLOT
+        ):
             return []
         return FORM_SLOTS
 
@@ -113,7 +115,7 @@ class ValidateContributionInquiryForm(FormValidationAction):
             return {"id_number": None, "id_number_problem": "checksum"}
         try:
             started = await backend().start_verification(
-                id_number, client_key=tracker.sender_id
+                id_number, client_key=client_key(tracker)
             )
         except InvalidIdNumber:
             return {"id_number": None, "id_number_problem": "checksum"}
@@ -157,8 +159,29 @@ class ValidateContributionInquiryForm(FormValidationAction):
             return _stop("code_expired", "verification_code")
         except BackendError:
             return _stop("unavailable", "verification_code")
-        SESSIONS.verified(sender_id, token, ttl=settings().verified_ttl)
+        SESSIONS.verified(
+            sender_id, token, ttl=settings().verified_ttl, channel=_channel(tracker)
+        )
         return {"verification_code": MASKED_CODE, "code_problem": None}
+
+
+def _channel(tracker: Tracker) -> Optional[str]:
+    """The channel the resident's latest message came through."""
+    return tracker.get_latest_input_channel()
+
+
+def client_key(tracker: Tracker) -> str:
+    """Who asks for a code, as the *server* knows it (for the backend's rate limits).
+
+    The channel's fingerprint of the client address when it has one (REST,
+    web), else the conversation (a WeChat OpenID is server-verified).  Never
+    a value the client chooses freely.
+    """
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            metadata = event.get("metadata") or {}
+            return str(metadata.get("client") or tracker.sender_id)
+    return tracker.sender_id
 
 
 def _stop(reason: str, slot: str = "id_number") -> Dict[Text, Any]:
@@ -245,7 +268,7 @@ class ActionFetchContributions(Action):
         if failure:
             SESSIONS.forget_pending(sender_id)
             return reset + [SlotSet("inquiry_outcome", failure)]
-        token = SESSIONS.token(sender_id)
+        token = SESSIONS.token(sender_id, _channel(tracker))
         if token is None:
             return reset + [SlotSet("inquiry_outcome", "verification_expired")]
         year = inquiry_year(tracker.get_slot("inquiry_year"))

@@ -59,6 +59,8 @@ class Stack:
     env: Dict[str, str]
     services: List[Service]
     log_dir: Path
+    # a second page origin the tests may serve from (see tests/support/stack.py)
+    spare_web_port: Optional[int] = None
 
     @property
     def rasa_url(self) -> str:
@@ -137,23 +139,38 @@ def build_stack(
     settings: Optional[StackSettings] = None,
     extra_env: Optional[Mapping[str, str]] = None,
     with_web: bool = True,
+    enable_api: bool = False,
 ) -> Stack:
     """Describe the assistant's processes for ``settings`` (nothing starts yet)."""
     settings = settings or StackSettings.from_env()
     host = settings.host
     var_dir = settings.var_dir.resolve()
     var_dir.mkdir(parents=True, exist_ok=True)
+    given = {**os.environ, **(extra_env or {})}
+    backend_host = given.get("BACKEND_HOST") or "127.0.0.1"
+    cors_origins = (
+        given.get("SHEBAO_CORS_ORIGINS") or f"http://{host}:{settings.web_port}"
+    )
     env = {
         **os.environ,
+        # One machine, development conveniences (dev outbox, dev secrets). A
+        # deployment sets SHEBAO_ENV=production and real secrets (README, "Deploying").
+        "SHEBAO_ENV": os.environ.get("SHEBAO_ENV") or "development",
         "SHEBAO_VAR_DIR": str(var_dir),
+        "SHEBAO_HOST": host,
+        "ACTIONS_PORT": str(settings.actions_port),
+        "SHEBAO_ACTIONS_TOKEN": os.environ.get("SHEBAO_ACTIONS_TOKEN")
+        or secrets.token_hex(32),
+        "SHEBAO_CORS_ORIGINS": cors_origins,
         "SHEBAO_ACTIONS_URL": f"http://{host}:{settings.actions_port}",
-        "SHEBAO_BACKEND_URL": f"http://{host}:{settings.backend_port}",
+        "SHEBAO_BACKEND_URL": f"http://{backend_host}:{settings.backend_port}",
         "SHEBAO_RASA_URL": f"http://{host}:{settings.rasa_port}",
         "SHEBAO_TRACKER_URL": os.environ.get("SHEBAO_TRACKER_URL")
         or f"sqlite:///{var_dir / 'tracker.sqlite3'}",
         # hex: a url-safe token may start with "-", which `rasa run` reads as a flag
         "RASA_AUTH_TOKEN": os.environ.get("RASA_AUTH_TOKEN") or secrets.token_hex(24),
-        "BACKEND_HOST": host,
+        # The backend stays on loopback unless BACKEND_HOST says otherwise.
+        "BACKEND_HOST": backend_host,
         "BACKEND_PORT": str(settings.backend_port),
         # Local runs use the dev outbox instead of an SMS gateway (see README).
         "BACKEND_MODE": os.environ.get("BACKEND_MODE") or "development",
@@ -162,23 +179,24 @@ def build_stack(
         "TF_CPP_MIN_LOG_LEVEL": "2",
         **(extra_env or {}),
     }
+    # Rasa's HTTP API (trackers, model) is off unless asked for (the tests read
+    # trackers through it); its token is then only on this machine's command line.
+    api_flags = (
+        ["--enable-api", "--auth-token", env["RASA_AUTH_TOKEN"]] if enable_api else []
+    )
     services = [
         Service(
             "backend",
             [_bin("python"), "-m", "backend", "serve", "--seed"],
-            f"http://{host}:{settings.backend_port}/health",
+            f"http://{backend_host}:{settings.backend_port}/health",
         ),
         Service(
             "actions",
             [
                 _bin("python"),
                 "-m",
-                "rasa_sdk",
-                "--actions",
                 "actions",
-                "--port",
-                str(settings.actions_port),
-                "--logging-config_file",
+                "--logging-config-file",
                 "logging.yml",
             ],
             f"http://{host}:{settings.actions_port}/health",
@@ -190,12 +208,11 @@ def build_stack(
                 "run",
                 "--model",
                 str(settings.model_path),
-                "--enable-api",
-                "--auth-token",
-                env["RASA_AUTH_TOKEN"],
-                # only the widget's own demo origin may call Rasa from a browser
+                *api_flags,
+                # only the configured origins (the demo page by default) may
+                # call Rasa from a browser; socket.io enforces the same list
                 "--cors",
-                f"http://{host}:{settings.web_port}",
+                *cors_origins.split(","),
                 "--interface",
                 host,
                 "--port",

@@ -4,17 +4,30 @@ Rasa's own ``RestInput`` trusts the body: non-JSON or wrongly typed fields end
 in a 500, and clients may claim any ``input_channel``.  This subclass keeps the
 same URL (``/webhooks/rest/webhook``) and answer format but rejects malformed
 requests with a 400 and a stable ``reason`` code (Rasa's ``ErrorResponse``
-format), before anything reaches the conversation.
+format), before anything reaches the conversation.  Also:
+
+- sender ids are ``rest:<sender>``: a REST client can never speak as a web or
+  WeChat conversation;
+- with ``SHEBAO_REST_API_KEY`` set (required in production) every request must
+  carry ``Authorization: Bearer <key>``, otherwise 401;
+- metadata keeps only the allow-listed keys, plus a fingerprint of the client
+  address the server saw (:mod:`bot.channels.metadata`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Text
+import hmac
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
+from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput as RasaRestInput
 from rasa.server import ErrorResponse
+from sanic import Blueprint, response
 from sanic.request import Request
+from sanic.response import HTTPResponse
 
+from bot.channels.metadata import channel_metadata, client_fingerprint
+from bot.channels.settings import ChannelSettings
 from common.text import MAX_MESSAGE_CHARS, MAX_SENDER_CHARS, strip_control_characters
 
 ALLOWED_FIELDS = frozenset({"sender", "message", "metadata"})
@@ -57,15 +70,47 @@ def validated_body(request: Request) -> Dict[str, Any]:
     return body
 
 
+SENDER_PREFIX = "rest:"
+
+
 class RestInput(RasaRestInput):
     """``POST /webhooks/rest/webhook`` with validated input."""
+
+    def __init__(self) -> None:
+        self.settings = ChannelSettings.from_env()
+        self.settings.check_rest_for_production()
 
     @classmethod
     def name(cls) -> Text:
         return "rest"
 
+    def blueprint(
+        self, on_new_message: Callable[[UserMessage], Awaitable[None]]
+    ) -> Blueprint:
+        blueprint = super().blueprint(on_new_message)
+        expected = self.settings.rest_api_key.encode("utf-8")
+
+        @blueprint.middleware("request")
+        async def require_api_key(request: Request) -> Optional[HTTPResponse]:
+            if not expected or request.method != "POST":
+                return None
+            header = request.headers.get("Authorization") or ""
+            given = header[len("Bearer ") :] if header.startswith("Bearer ") else ""
+            if not hmac.compare_digest(given.encode("utf-8"), expected):
+                return response.json(
+                    {
+                        "status": "failure",
+                        "reason": "unauthorized",
+                        "message": "Authorization: Bearer <SHEBAO_REST_API_KEY> required",
+                    },
+                    status=401,
+                )
+            return None
+
+        return blueprint
+
     async def _extract_sender(self, req: Request) -> Optional[Text]:
-        return validated_body(req)["sender"]
+        return SENDER_PREFIX + validated_body(req)["sender"]
 
     def _extract_message(self, req: Request) -> Optional[Text]:
         return strip_control_characters(validated_body(req).get("message", ""))
@@ -74,4 +119,9 @@ class RestInput(RasaRestInput):
         return self.name()
 
     def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
-        return validated_body(request).get("metadata")
+        return channel_metadata(
+            validated_body(request).get("metadata"),
+            client=client_fingerprint(
+                request.remote_addr or request.ip, self.settings.session_secret
+            ),
+        )

@@ -11,11 +11,18 @@ This subclass keeps Rasa's channel (same name ``socketio``, same events, same
 ``/socket.io`` path, same output channel) and replaces its two client event
 handlers:
 
-- ``session_request`` awaits ``enter_room`` and accepts only a well-formed
-  session id (the id is the conversation's bearer secret; anything else gets a
-  fresh random one);
+- ``session_request`` awaits ``enter_room`` and honours only a session id this
+  server issued (random part + HMAC with ``SHEBAO_SESSION_SECRET``), so a
+  client can neither choose an id nor join another channel's conversation;
+  anything else gets a fresh id;
+- a connection speaks only for the session it joined: the ``session_id`` in a
+  message body is ignored, the server remembers which session a socket joined;
+- Rasa sender ids are ``web:<session id>``, a namespace of their own;
 - the user-message event ignores malformed payloads instead of raising, caps
-  the message length and drops control characters.
+  the message length, drops control characters and keeps only allowed
+  metadata (:mod:`bot.channels.metadata`);
+- the allowed browser origins (``SHEBAO_CORS_ORIGINS``) are enforced on the
+  socket.io handshake too (Rasa's channel accepts any origin).
 
 Use it in credentials.yml instead of ``socketio:``::
 
@@ -27,11 +34,11 @@ Use it in credentials.yml instead of ``socketio:``::
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import inspect
-import json
 import logging
-import re
-import uuid
+import secrets
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import UserMessage
@@ -39,22 +46,47 @@ from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
 from rasa.core.channels.socketio import SocketIOOutput
 from sanic import Blueprint
 
+from bot.channels.metadata import channel_metadata, client_fingerprint
+from bot.channels.settings import ChannelSettings
 from common.text import clean_user_text
 
 logger = logging.getLogger(__name__)
 
-SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
+SENDER_PREFIX = "web:"
+_RANDOM_HEX = 32  # 128 bits
+_MAC_HEX = 32
 
 
-def valid_session_id(value: Any) -> Optional[str]:
-    """``value`` if it is a usable session id, else ``None``."""
-    if isinstance(value, str) and SESSION_ID.match(value):
-        return value
-    return None
+def _mac(secret: str, random_part: str) -> str:
+    digest = hmac.new(secret.encode(), random_part.encode(), hashlib.sha256)
+    return digest.hexdigest()[:_MAC_HEX]
+
+
+def issue_session_id(secret: str) -> str:
+    """A new session id: 128 random bits and their HMAC (hex)."""
+    random_part = secrets.token_hex(_RANDOM_HEX // 2)
+    return random_part + _mac(secret, random_part)
+
+
+def valid_session_id(value: Any, secret: str) -> Optional[str]:
+    """``value`` if this server issued it, else ``None``."""
+    if not isinstance(value, str) or len(value) != _RANDOM_HEX + _MAC_HEX:
+        return None
+    random_part, mac = value[:_RANDOM_HEX], value[_RANDOM_HEX:]
+    if not hmac.compare_digest(mac, _mac(secret, random_part)):
+        return None
+    return value
 
 
 class SocketIOInput(RasaSocketIOInput):
-    """Rasa's socket.io input channel with the session room actually joined."""
+    """Rasa's socket.io input channel with server-issued sessions actually joined."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.settings = ChannelSettings.from_env()
+        self.settings.check_for_production()
+        # socket.io connection id -> the Rasa sender id it speaks for
+        self._senders: Dict[str, str] = {}
 
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
@@ -62,41 +94,45 @@ class SocketIOInput(RasaSocketIOInput):
         blueprint = super().blueprint(on_new_message)
         sio = self.sio
         assert sio is not None  # set by super().blueprint()
+        # Rasa creates the server with CORS handling off, which accepts every
+        # origin; check the handshake's Origin against the configured list.
+        origins = list(self.settings.cors_origins)
+        sio.eio.cors_allowed_origins = "*" if origins == ["*"] else origins
+        secret = self.settings.session_secret
 
-        async def session_request(sid: Text, data: Optional[Dict]) -> None:
+        async def session_request(sid: Text, data: Any = None) -> None:
             requested = data.get("session_id") if isinstance(data, dict) else None
-            session_id = valid_session_id(requested) or uuid.uuid4().hex
+            session_id = valid_session_id(requested, secret) or issue_session_id(secret)
+            sender_id = SENDER_PREFIX + session_id
+            self._senders[sid] = sender_id
             if self.session_persistence:
-                joined = sio.enter_room(sid, session_id, namespace=self.namespace)
+                joined = sio.enter_room(sid, sender_id, namespace=self.namespace)
                 if inspect.isawaitable(joined):  # python-socketio >= 5.9
                     await joined
             await sio.emit(
                 "session_confirm", session_id, room=sid, namespace=self.namespace
             )
-            logger.debug("socket.io client %s joined session %s", sid, session_id)
 
-        async def handle_message(sid: Text, data: Any) -> None:
+        async def disconnect(sid: Text) -> None:
+            self._senders.pop(sid, None)
+
+        async def handle_message(sid: Text, data: Any = None) -> None:
             if not isinstance(data, dict) or not isinstance(data.get("message"), str):
                 logger.debug("Ignored a malformed socket.io message from %s", sid)
                 return
-            if self.session_persistence:
-                sender_id = valid_session_id(data.get("session_id"))
-                if sender_id is None:
-                    logger.debug("Ignored a message without a session id from %s", sid)
-                    return
-            else:
+            sender_id = self._senders.get(sid)
+            if sender_id is None:
+                logger.debug("Ignored a message before session_request from %s", sid)
+                return
+            if not self.session_persistence:
                 sender_id = sid
-            metadata = data.get(self.metadata_key) or {}
-            if isinstance(metadata, str):
-                try:
-                    metadata = json.loads(metadata)
-                except ValueError:
-                    metadata = {}
-            if not isinstance(metadata, dict):
-                metadata = {}
-            text = clean_user_text(data["message"])
+            environ = sio.get_environ(sid, namespace=self.namespace) or {}
+            metadata = channel_metadata(
+                data.get(self.metadata_key),
+                client=client_fingerprint(_client_address(environ), secret),
+            )
             message = UserMessage(
-                text,
+                clean_user_text(data["message"]),
                 SocketIOOutput(sio, self.bot_message_evt),
                 sender_id,
                 input_channel=self.name(),
@@ -106,5 +142,14 @@ class SocketIOInput(RasaSocketIOInput):
 
         # Registering a handler again for the same event replaces Rasa's.
         sio.on("session_request", session_request, namespace=self.namespace)
+        sio.on("disconnect", disconnect, namespace=self.namespace)
         sio.on(self.user_message_evt, handle_message, namespace=self.namespace)
         return blueprint
+
+
+def _client_address(environ: Dict[str, Any]) -> str:
+    """The peer address of the socket.io connection as the server saw it."""
+    request = environ.get("sanic.request")
+    if request is not None:
+        return str(getattr(request, "remote_addr", "") or getattr(request, "ip", ""))
+    return str(environ.get("REMOTE_ADDR", ""))

@@ -40,7 +40,7 @@ def tracker(stack: Stack, sender_id: str) -> Callable[[], Dict[str, Any]]:
 
     def _get() -> Dict[str, Any]:
         response = requests.get(
-            f"{stack.rasa_url}/conversations/{sender_id}/tracker",
+            f"{stack.rasa_url}/conversations/rest:{sender_id}/tracker",
             params={"token": stack.rasa_token},
             timeout=30,
         )

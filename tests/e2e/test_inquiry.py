@@ -21,6 +21,7 @@ import requests
 from backend.settings import DEV_ADMIN_TOKEN
 from common.identity import make_id_number, mask_id_number
 from tests.e2e.conftest import texts
+from tests.support.stack import latest_code
 from tools.devstack import Stack
 
 pytestmark = pytest.mark.stack
@@ -69,16 +70,6 @@ def person(stack: Stack) -> Dict[str, str]:
         )
         assert response.status_code == 201, response.text
     return {"id_number": id_number}
-
-
-def latest_code(stack: Stack, id_number: str) -> str:
-    response = requests.get(
-        f"{stack.backend_url}/api/v1/dev/outbox",
-        params={"id_number": id_number},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return response.json()["messages"][-1]["code"]
 
 
 def wrong_code(code: str) -> str:
@@ -164,7 +155,7 @@ def stored_events(stack: Stack, sender_id: str):
     db = Path(stack.env["SHEBAO_TRACKER_URL"].removeprefix("sqlite:///"))
     with sqlite3.connect(db) as connection:
         rows = connection.execute(
-            "SELECT data FROM events WHERE sender_id = ?", (sender_id,)
+            "SELECT data FROM events WHERE sender_id = ?", (f"rest:{sender_id}",)
         ).fetchall()
     return [row[0] for row in rows]
 

@@ -8,7 +8,7 @@ Screenshots go to ``var/artifacts/web/`` (git-ignored) as build artifacts.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import AsyncIterator, Callable, Iterator, List
+from typing import AsyncIterator, Callable, Iterator, List, Optional
 
 import pytest
 
@@ -58,8 +58,8 @@ def start_web_server(artifacts: Path) -> Iterator[Callable[[str], str]]:
     """Start ``python -m web`` pointed at a Rasa URL; returns the server's URL."""
     started: List[Process] = []
 
-    def _start(rasa_url: str) -> str:
-        process = web_server(rasa_url, artifacts).start()
+    def _start(rasa_url: str, port: Optional[int] = None) -> str:
+        process = web_server(rasa_url, artifacts, port).start()
         started.append(process)
         return process.health_url.rsplit("/health", 1)[0]
 

@@ -100,9 +100,9 @@ def python_env(extra: Dict[str, str]) -> Dict[str, str]:
     return env
 
 
-def web_server(rasa_url: str, log_dir: Path) -> Process:
-    """``python -m web`` on a free port, pointed at ``rasa_url`` (not started)."""
-    port = free_port()
+def web_server(rasa_url: str, log_dir: Path, port: Optional[int] = None) -> Process:
+    """``python -m web`` on ``port`` (default: a free one), pointed at ``rasa_url``."""
+    port = port or free_port()
     return Process(
         "web",
         [sys.executable, "-m", "web"],
@@ -127,7 +127,8 @@ class FakeRasa:
         self.process = Process(
             "fake-rasa",
             [sys.executable, "-m", "tests.web.fake_rasa", str(self.port)],
-            python_env({}),
+            # pages are served from other ports: allow any origin (development only)
+            python_env({"SHEBAO_ENV": "development", "SHEBAO_CORS_ORIGINS": "*"}),
             self.url + "/",
             artifacts / "logs" / "fake-rasa.log",
         )

@@ -179,7 +179,8 @@ async def test_reconnecting_when_the_server_goes_away(
     rasa = urlsplit(stack.rasa_url)
     proxy = await TcpProxy(rasa.hostname or "127.0.0.1", rasa.port or 80).start()
     try:
-        web_url = start_web_server(proxy.url)
+        # a page origin the stack's SHEBAO_CORS_ORIGINS allows (tests/support/stack.py)
+        web_url = start_web_server(proxy.url, stack.spare_web_port)
         page = await browser.new_page(viewport=DESKTOP)
         await page.goto(web_url + "/")
         widget = Widget(page)

@@ -1,0 +1,32 @@
+"""``python -m actions``: run the action server (see :mod:`actions.server`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging.config
+import sys
+from typing import List, Optional
+
+import yaml
+
+from actions.config import ActionSettings
+from actions.server import create_action_app
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Read the settings, refuse unsafe ones, serve until stopped."""
+    parser = argparse.ArgumentParser(prog="python -m actions", description=__doc__)
+    parser.add_argument("--logging-config-file", help="a logging dictConfig YAML file")
+    args = parser.parse_args(argv)
+    if args.logging_config_file:
+        with open(args.logging_config_file, encoding="utf-8") as handle:
+            logging.config.dictConfig(yaml.safe_load(handle))
+    settings = ActionSettings.from_env()
+    settings.check_for_production()
+    app = create_action_app(settings)
+    app.run(settings.host, settings.port, workers=1, access_log=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""Conversation sessions: what a new session keeps, and ending a chat on request."""
+
+from __future__ import annotations
+
+from typing import List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import (
+    ActionExecuted,
+    AllSlotsReset,
+    EventType,
+    SessionStarted,
+    SlotSet,
+)
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.identity_sessions import SESSIONS
+
+# What a resident said about themselves that a new session may remember. The
+# inquiry's results (paid months, arrears) never carry over: a new session
+# must not show the last one's records.
+CARRY_OVER_SLOTS = ("language", "residency_type")
+
+
+def _kept_slots(tracker: Tracker) -> List[EventType]:
+    return [
+        SlotSet(name, tracker.get_slot(name))
+        for name in CARRY_OVER_SLOTS
+        if tracker.get_slot(name) is not None
+    ]
+
+
+class ActionSessionStart(Action):
+    """Starts a session keeping only :data:`CARRY_OVER_SLOTS`."""
+
+    def name(self) -> Text:
+        return "action_session_start"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        return [
+            SessionStarted(),
+            *_kept_slots(tracker),
+            ActionExecuted("action_listen"),
+        ]
+
+
+class ActionEndChat(Action):
+    """ "End chat": forget the verification server-side and every slot but the language."""
+
+    def name(self) -> Text:
+        return "action_end_chat"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        SESSIONS.end(tracker.sender_id)
+        language = tracker.get_slot("language")
+        return [AllSlotsReset(), SlotSet("language", language)]
