@@ -101,12 +101,16 @@ test-stories: setup ## End-to-end test stories (fails on any failed story)
 test-nlu: setup ## NLU evaluation on the held-out set, F1 per language
 	$(PY) -m tools.nlu_evaluate --model $(MODELS) --data tests/nlu_heldout.yml --out $(REPORTS)/nlu
 
+.PHONY: test-conversations
+test-conversations: setup ## Held-out conversations (tests/conversations_heldout) against a running stack, gated pass/wrong rates
+	$(PY) -m pytest tests/e2e/test_conversations_heldout.py -q
+
 .PHONY: test-integration
 test-integration: setup browser ## The running assistant over real HTTP, WeChat and a real browser
-	$(PY) -m pytest tests/e2e tests/web tests/channels -q
+	$(PY) -m pytest tests/e2e tests/web tests/channels -q --ignore=tests/e2e/test_conversations_heldout.py
 
 .PHONY: test
-test: setup lint typecheck validate test-unit test-stories test-nlu test-integration ## The whole suite
+test: setup lint typecheck validate test-unit test-stories test-nlu test-conversations test-integration ## The whole suite
 
 .PHONY: bench
 bench: setup ## Benchmark against a stock `rasa init` bot (prints latency, throughput, memory)
