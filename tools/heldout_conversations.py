@@ -14,7 +14,8 @@ are judged:
 A conversation passes only if all its turns pass.  The report (``report.json``
 and ``report.md``) gives, per language, the conversation pass rate, the
 wrong-answer and missed rates over all turns, the pass rate per group and,
-for every failed conversation, the failing turns with the reply and reason.
+for every failed conversation, the failing turns with the reply and reason
+(``report.json`` also holds every conversation's judged transcript).
 
 Usage::
 
@@ -303,6 +304,15 @@ def summarize_language(results: Sequence[ConversationResult]) -> Dict[str, Any]:
             }
             for group, members in sorted(groups.items())
         },
+        "results": [
+            {
+                "id": result.id,
+                "group": result.group,
+                "passed": result.passed,
+                "turns": [asdict(t) for t in result.turns],
+            }
+            for result in results
+        ],
         "failures": [
             {
                 "id": result.id,

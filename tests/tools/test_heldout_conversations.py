@@ -142,6 +142,7 @@ def test_run_all_sends_fresh_senders_and_judges_each_turn(tmp_path: Path) -> Non
         "passed": 0,
         "pass_rate": 0.0,
     }
+    assert [r["passed"] for r in summary["en"]["results"]] == [True, False]
     (failure,) = summary["en"]["failures"]
     assert failure["id"] == "en-b"
     assert "'ID'" in failure["failed_turns"][0]["reason"]
