@@ -88,7 +88,7 @@ validate: $(INSTALLED) $(PIPELINE) ## rasa data validate (warnings fail)
 
 .PHONY: test-unit
 # Tests that need no running assistant (a real backend on a local port is fine).
-UNIT_TESTS := tests/common tests/nlu tests/bot tests/domain tests/actions tests/backend
+UNIT_TESTS := tests/common tests/nlu tests/bot tests/domain tests/actions tests/backend tests/tools
 
 test-unit: $(INSTALLED) $(PIPELINE) ## Unit tests of every package, the backend API on SQLite and PostgreSQL
 	$(PY) -m pytest $(UNIT_TESTS) -q
@@ -101,12 +101,16 @@ test-stories: setup ## End-to-end test stories (fails on any failed story)
 test-nlu: setup ## NLU evaluation on the held-out set, F1 per language
 	$(PY) -m tools.nlu_evaluate --model $(MODELS) --data tests/nlu_heldout.yml --out $(REPORTS)/nlu
 
+.PHONY: test-conversations
+test-conversations: setup ## Held-out conversations (tests/conversations_heldout) against a running stack, gated pass/wrong rates
+	$(PY) -m pytest tests/e2e/test_conversations_heldout.py -q
+
 .PHONY: test-integration
 test-integration: setup browser ## The running assistant over real HTTP, WeChat and a real browser
-	$(PY) -m pytest tests/e2e tests/web tests/channels -q
+	$(PY) -m pytest tests/e2e tests/web tests/channels -q --ignore=tests/e2e/test_conversations_heldout.py
 
 .PHONY: test
-test: setup lint typecheck validate test-unit test-stories test-nlu test-integration ## The whole suite
+test: setup lint typecheck validate test-unit test-stories test-nlu test-conversations test-integration ## The whole suite
 
 .PHONY: bench
 bench: setup ## Benchmark against a stock `rasa init` bot (prints latency, throughput, memory)
