@@ -6,6 +6,7 @@
 | ``SHEBAO_BACKEND_TIMEOUT`` | ``3`` | seconds to wait for the backend |
 | ``SHEBAO_VERIFIED_TTL`` | ``600`` | seconds a verification serves follow-up questions |
 | ``SHEBAO_MAX_WRONG_CODES`` | ``3`` | wrong codes before the assistant stops the check |
+| ``SHEBAO_BACKEND_CLIENT_SECRET`` | ``dev-client-secret-change-me`` | the backend's ``BACKEND_CLIENT_SECRET``: proves to the backend that we are the action server |
 
 The code's own lifetime is the backend's (``expires_in`` of
 ``/verification/start``); the assistant tells the resident that figure.
@@ -20,6 +21,8 @@ from typing import Mapping, Optional
 from common.env import ConfigError, env_float, env_int, env_str
 
 DEFAULT_BACKEND_URL = "http://127.0.0.1:5100"
+# The backend's development default (backend/settings.py DEV_CLIENT_SECRET).
+DEV_CLIENT_SECRET = "dev-client-secret-change-me"
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class ActionSettings:
     backend_timeout: float = 3.0
     verified_ttl: int = 600
     max_wrong_codes: int = 3
+    backend_client_secret: str = DEV_CLIENT_SECRET
 
     def __post_init__(self) -> None:
         if (
@@ -52,6 +56,9 @@ class ActionSettings:
             backend_timeout=env_float("SHEBAO_BACKEND_TIMEOUT", 3.0, environ),
             verified_ttl=env_int("SHEBAO_VERIFIED_TTL", 600, environ),
             max_wrong_codes=env_int("SHEBAO_MAX_WRONG_CODES", 3, environ),
+            backend_client_secret=env_str(
+                "SHEBAO_BACKEND_CLIENT_SECRET", DEV_CLIENT_SECRET, environ
+            ),
         )
 
 

@@ -157,6 +157,8 @@ def build_stack(
         "BACKEND_PORT": str(settings.backend_port),
         # Local runs use the dev outbox instead of an SMS gateway (see README).
         "BACKEND_MODE": os.environ.get("BACKEND_MODE") or "development",
+        # ... which the backend refuses unless the deployment says it is one.
+        "SHEBAO_ENV": os.environ.get("SHEBAO_ENV") or "development",
         "WEB_PORT": str(settings.web_port),
         "PYTHONUNBUFFERED": "1",
         "TF_CPP_MIN_LOG_LEVEL": "2",
