@@ -74,9 +74,7 @@ async def open_resources(app: Sanic, _loop: Any) -> None:
 
 
 async def close_resources(app: Sanic, _loop: Any) -> None:
-    verification: Optional[VerificationService] = getattr(
-        app.ctx, "verification", None
-    )
+    verification: Optional[VerificationService] = getattr(app.ctx, "verification", None)
     if verification is not None:
         await verification.wait_for_deliveries(timeout=DELIVERY_GRACE_SECONDS)
     db: Optional[Database] = getattr(app.ctx, "db", None)

@@ -136,9 +136,7 @@ class BackendSettings:
         if self.mode not in MODES:
             raise ConfigError(f"BACKEND_MODE must be one of {', '.join(MODES)}")
         if self.environment not in ENVIRONMENTS:
-            raise ConfigError(
-                f"SHEBAO_ENV must be one of {', '.join(ENVIRONMENTS)}"
-            )
+            raise ConfigError(f"SHEBAO_ENV must be one of {', '.join(ENVIRONMENTS)}")
         if self.token_ttl <= 0 or self.code_ttl <= 0:
             raise ConfigError("token and code TTLs must be positive")
         limits = (
@@ -161,9 +159,7 @@ class BackendSettings:
 
     @property
     def uses_dev_secrets(self) -> bool:
-        return bool(
-            {self.admin_token, self.secret, self.client_secret} & DEV_DEFAULTS
-        )
+        return bool({self.admin_token, self.secret, self.client_secret} & DEV_DEFAULTS)
 
     def problems(self) -> List[str]:
         """Every reason this configuration must not serve, each naming its variables."""

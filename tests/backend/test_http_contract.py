@@ -148,9 +148,7 @@ def test_openapi_documents_exactly_the_routes(backend: Backend, mode: str) -> No
     from dataclasses import replace
 
     app = create_app(
-        replace(
-            backend.settings, mode=mode, client_secret=PRODUCTION_CLIENT_SECRET
-        )
+        replace(backend.settings, mode=mode, client_secret=PRODUCTION_CLIENT_SECRET)
     )
     app.router.finalize()
     assert _served(app) == _documented(build_openapi(development=mode == "development"))

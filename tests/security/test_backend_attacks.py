@@ -103,7 +103,7 @@ def test_one_code_cannot_be_redeemed_twice_concurrently(
         code = backend.outbox_codes(id_number)[-1]
         answers = _together(
             racers,
-            lambda _i: _post(
+            lambda _i, code=code: _post(
                 backend.url, CHECK, {"id_number": id_number, "code": code}
             ),
         )
@@ -189,7 +189,7 @@ def test_slow_sms_gateway_does_not_reveal_which_ids_are_on_file(
 
     timed(unique_id_number())  # warm up connections
     known_times, unknown_times = [], []
-    for known_id, unknown_id in zip(known, unknown):
+    for known_id, unknown_id in zip(known, unknown, strict=True):
         known_times.append(timed(known_id))
         unknown_times.append(timed(unknown_id))
     # Nobody waits for the gateway, known or not ...

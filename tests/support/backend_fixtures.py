@@ -25,11 +25,11 @@ from backend.settings import BackendSettings
 from tests.support.backend import (
     ADMIN_TOKEN,
     CLIENT_SECRET,
+    PRODUCTION_CLIENT_SECRET,
     SECRET,
     Backend,
     BackendFactory,
     FakeClock,
-    PRODUCTION_CLIENT_SECRET,
     LiveServer,
 )
 
