@@ -24,6 +24,8 @@ import aiohttp
 from actions.config import ActionSettings
 from common.identity import is_valid_id_number, normalize_id_number
 
+CLIENT_SECRET_HEADER = "X-Shebao-Client-Secret"
+
 
 # ---- exceptions -----------------------------------------------------------------
 class BackendError(Exception):
@@ -193,16 +195,27 @@ class BackendClient:
     its lifetime); ``close()`` releases the HTTP session.
     """
 
-    def __init__(self, base_url: str, timeout: float = 3.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        timeout: float = 3.0,
+        client_secret: Optional[str] = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        # SHEBAO_BACKEND_CLIENT_SECRET: without it the backend ignores client keys.
+        self.client_secret = client_secret
         self._session: Optional[aiohttp.ClientSession] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
 
     @classmethod
     def from_settings(cls, settings: ActionSettings) -> "BackendClient":
         """The client the action server's settings describe."""
-        return cls(settings.backend_url, timeout=settings.backend_timeout)
+        return cls(
+            settings.backend_url,
+            timeout=settings.backend_timeout,
+            client_secret=settings.backend_client_secret,
+        )
 
     # ---- API ---------------------------------------------------------------------
     async def start_verification(
@@ -211,9 +224,12 @@ class BackendClient:
         """Have a code sent to the phone on file.  The answer looks the same for
         unknown ID numbers (the backend does not reveal who is insured).
 
-        ``client_key`` (e.g. a hash of the conversation's sender id) makes the
-        backend's per-client rate limit count per conversation rather than for
-        the whole action server (honoured from BACKEND_TRUSTED_CLIENTS only).
+        ``client_key`` names whom the backend's per-client rate limit counts
+        instead of the whole action server.  It must be a server-side identity
+        the resident cannot choose freely (the client address the channel saw,
+        the WeChat OpenID), not a value from the request such as a sender id
+        picked by the browser.  It is sent hashed, and the backend believes it
+        only with the client secret (SHEBAO_BACKEND_CLIENT_SECRET).
 
         Raises InvalidIdNumber, RateLimited, BackendUnavailable."""
         body = await self._request(
@@ -289,6 +305,8 @@ class BackendClient:
         headers: Optional[Dict[str, str]] = None,
     ) -> Dict[str, Any]:
         headers = dict(headers or {})
+        if self.client_secret:
+            headers[CLIENT_SECRET_HEADER] = self.client_secret
         if token:
             headers["Authorization"] = f"Bearer {token}"
         session = self._session_for_this_loop()

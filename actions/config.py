@@ -12,6 +12,7 @@
 
 With ``SHEBAO_ENV`` other than ``development`` the server refuses to start with
 the development token or a short one (:mod:`common.deployment`).
+| ``SHEBAO_BACKEND_CLIENT_SECRET`` | ``dev-client-secret-change-me`` | the backend's ``BACKEND_CLIENT_SECRET``: proves to the backend that we are the action server |
 
 The code's own lifetime is the backend's (``expires_in`` of
 ``/verification/start``); the assistant tells the resident that figure.
@@ -28,6 +29,8 @@ from common.env import ConfigError, env_float, env_int, env_str
 
 DEFAULT_BACKEND_URL = "http://127.0.0.1:5100"
 DEV_ACTIONS_TOKEN = "dev-actions-token"
+# The backend's development default (backend/settings.py DEV_CLIENT_SECRET).
+DEV_CLIENT_SECRET = "dev-client-secret-change-me"
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class ActionSettings:
     host: str = "127.0.0.1"
     port: int = 5055
     actions_token: str = DEV_ACTIONS_TOKEN
+    backend_client_secret: str = DEV_CLIENT_SECRET
 
     def __post_init__(self) -> None:
         if (
@@ -66,12 +70,21 @@ class ActionSettings:
             host=env_str("SHEBAO_HOST", "127.0.0.1", environ),
             port=env_int("ACTIONS_PORT", 5055, environ),
             actions_token=env_str("SHEBAO_ACTIONS_TOKEN", DEV_ACTIONS_TOKEN, environ),
+            backend_client_secret=env_str(
+                "SHEBAO_BACKEND_CLIENT_SECRET", DEV_CLIENT_SECRET, environ
+            ),
         )
 
     def check_for_production(self, environ: Optional[Mapping[str, str]] = None) -> None:
         """Refuse development secrets unless ``SHEBAO_ENV=development``."""
         require_production_secret(
             "SHEBAO_ACTIONS_TOKEN", self.actions_token, (DEV_ACTIONS_TOKEN,), environ
+        )
+        require_production_secret(
+            "SHEBAO_BACKEND_CLIENT_SECRET",
+            self.backend_client_secret,
+            (DEV_CLIENT_SECRET,),
+            environ,
         )
 
 

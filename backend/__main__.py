@@ -16,6 +16,7 @@ import sys
 from typing import List, Optional
 
 from backend.settings import BackendSettings
+from common.env import ConfigError
 
 logger = logging.getLogger("backend")
 
@@ -47,7 +48,11 @@ def _serve(settings: BackendSettings, with_seed: bool) -> int:
     _migrate(settings)
     if with_seed:
         _seed(settings)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except ConfigError as exc:  # checked above; create_app enforces it too
+        print(f"refusing to start: {exc}", file=sys.stderr)
+        return 2
     logger.info(
         "backend (%s mode) listening on http://%s:%s",
         settings.mode,
@@ -77,7 +82,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    settings = BackendSettings.from_env()
+    try:
+        settings = BackendSettings.from_env()
+    except ConfigError as exc:
+        print(f"invalid configuration: {exc}", file=sys.stderr)
+        return 2
     if args.command == "migrate":
         _migrate(settings)
         print("Database is at the newest schema.", flush=True)

@@ -26,17 +26,35 @@ from common.redaction import redact_text
 
 APP_NAME = "shebao_backend"
 access_logger = logging.getLogger("backend.access")
+logger = logging.getLogger("backend")
+# How long shutdown waits for codes still being delivered.
+DELIVERY_GRACE_SECONDS = 10.0
 
 
 def create_app(settings: BackendSettings, sender: Optional[CodeSender] = None) -> Sanic:
     """A new backend app for ``settings``; ``sender`` overrides code delivery
-    (default: the dev outbox in development mode, else ``LoggingCodeSender``)."""
+    (default: the dev outbox in development mode, else ``LoggingCodeSender``).
+
+    Raises ``ConfigError`` naming the variables when the configuration must
+    not serve (weak production secrets, development mode on a public
+    interface or in a production deployment): see ``BackendSettings.problems``.
+    """
+    settings.require_servable()
     app = Sanic(APP_NAME, configure_logging=False)
     app.config.REQUEST_MAX_SIZE = settings.request_max_size
     app.config.ACCESS_LOG = False
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.ctx.settings = settings
-    app.ctx.outbox = DevOutbox() if settings.development else None
+    if settings.development:
+        app.ctx.outbox = sender if isinstance(sender, DevOutbox) else DevOutbox()
+    else:
+        app.ctx.outbox = None
+    if sender is None and app.ctx.outbox is None:
+        logger.warning(
+            "no SMS gateway is configured: one-time codes are only logged (masked "
+            "phone), residents receive nothing. Plug a CodeSender "
+            "(backend.senders) into create_app(settings, sender=...)"
+        )
     app.ctx.sender = sender or app.ctx.outbox or LoggingCodeSender()
 
     app.error_handler.add(Exception, handle_error)
@@ -56,6 +74,9 @@ async def open_resources(app: Sanic, _loop: Any) -> None:
 
 
 async def close_resources(app: Sanic, _loop: Any) -> None:
+    verification: Optional[VerificationService] = getattr(app.ctx, "verification", None)
+    if verification is not None:
+        await verification.wait_for_deliveries(timeout=DELIVERY_GRACE_SECONDS)
     db: Optional[Database] = getattr(app.ctx, "db", None)
     if db is not None:
         db.close()

@@ -118,16 +118,18 @@ def build_openapi(development: bool = False) -> Dict[str, Any]:
             "post": {
                 "operationId": "startVerification",
                 "summary": "Send a 6-digit one-time code to the phone on file",
-                "description": "Answers the same way, in the same time, whether or "
+                "description": "Answers the same way, at once, whether or "
                 "not the ID number is on file (the masked phone of an unknown ID "
-                "is a stable decoy).",
+                "is a stable decoy); the code is delivered after the answer.",
                 "parameters": [
                     {
                         "name": "X-Client-Key",
                         "in": "header",
                         "required": False,
-                        "description": "Opaque per-conversation key, believed only "
-                        "from BACKEND_TRUSTED_CLIENTS (the action server): the "
+                        "description": "Opaque key naming the resident (a "
+                        "server-side identity), believed only together with the "
+                        "shared secret BACKEND_CLIENT_SECRET in "
+                        "X-Shebao-Client-Secret (the action server): the "
                         "per-client rate limit then counts per key, not per address.",
                         "schema": {"type": "string", "maxLength": 200},
                     }

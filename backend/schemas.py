@@ -4,7 +4,8 @@ The same JSON Schemas validate incoming bodies here and are published in the
 OpenAPI document (``backend.openapi``), so the documented contract and the
 enforced one cannot drift.  Schemas use the OpenAPI 3.0 subset of JSON Schema.
 
-Error codes: ``malformed_json`` (not JSON / not UTF-8), ``invalid_body`` (JSON
+Error codes: ``malformed_json`` (not JSON / not UTF-8, or nested deeper than
+``MAX_JSON_DEPTH``), ``invalid_body`` (JSON
 but not an object), ``unknown_field``, ``missing_field``, ``invalid_field``
 (wrong type, format or range) and ``invalid_id_number`` (any problem with an ID
 number, including its GB 11643 checksum).
@@ -322,16 +323,36 @@ def _to_api_error(error: ValidationError) -> ApiError:
     return ApiError(400, "invalid_field", f"Field '{path}' is invalid.", field=path)
 
 
-def _has_lone_surrogate(value: Any) -> bool:
-    if isinstance(value, str):
-        return any("\ud800" <= char <= "\udfff" for char in value)
-    if isinstance(value, dict):
-        return any(
-            _has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items()
-        )
-    if isinstance(value, list):
-        return any(_has_lone_surrogate(item) for item in value)
-    return False
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays and objects a request body may have (ours need 3)."""
+
+
+def _check_document(document: Any) -> None:
+    """400 ``malformed_json`` for a lone surrogate anywhere or nesting deeper
+    than ``MAX_JSON_DEPTH``; walked with an explicit stack, never recursively
+    (a body of a few hundred brackets must not exhaust the interpreter's stack)."""
+    stack: List[tuple] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if any("\ud800" <= char <= "\udfff" for char in value):
+                raise ApiError(
+                    400, "malformed_json", "The body is not valid UTF-8 text."
+                )
+            continue
+        if isinstance(value, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                raise ApiError(
+                    400,
+                    "malformed_json",
+                    f"The body nests deeper than {MAX_JSON_DEPTH} levels.",
+                )
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    stack.append((key, depth + 1))
+                    stack.append((item, depth + 1))
+            else:
+                stack.extend((item, depth + 1) for item in value)
 
 
 def parse_body(body: bytes, schema: Dict[str, Any]) -> Dict[str, Any]:
@@ -340,8 +361,7 @@ def parse_body(body: bytes, schema: Dict[str, Any]) -> Dict[str, Any]:
         document = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise ApiError(400, "malformed_json", "The body is not valid JSON.") from None
-    if _has_lone_surrogate(document):
-        raise ApiError(400, "malformed_json", "The body is not valid UTF-8 text.")
+    _check_document(document)
     if not isinstance(document, dict):
         raise ApiError(400, "invalid_body", "The body must be a JSON object.")
     validate(schema, document)

@@ -10,6 +10,7 @@ code exists in plaintext.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections import deque
@@ -36,10 +37,11 @@ class CodeMessage:
 class CodeSender(Protocol):
     """Delivers one-time codes.
 
-    ``send`` is awaited inside the request, so it must return quickly (enqueue
-    with the gateway, do not wait for delivery) and it must not log the code,
-    the phone number or the ID number.  Exceptions are logged by type only and
-    the client still gets the usual answer (so failures leak nothing).
+    ``send`` runs as a background task after ``/verification/start`` has
+    answered (so neither a slow gateway nor the existence of the ID shows in
+    the response time); it must not log the code, the phone number or the ID
+    number.  Exceptions are logged by type only; the client has already got
+    the usual answer (so failures leak nothing).
     """
 
     async def send(self, message: CodeMessage) -> None: ...
@@ -55,11 +57,15 @@ class LoggingCodeSender:
 class DevOutbox:
     """Development only: the last codes "sent", readable over HTTP."""
 
-    def __init__(self, capacity: int = 200) -> None:
+    def __init__(self, capacity: int = 200, delay: float = 0.0) -> None:
         self._messages: Deque[CodeMessage] = deque(maxlen=capacity)
         self._lock = threading.Lock()
+        # Seconds each "send" takes: tests use it to play a slow SMS gateway.
+        self.delay = delay
 
     async def send(self, message: CodeMessage) -> None:
+        if self.delay > 0:
+            await asyncio.sleep(self.delay)
         with self._lock:
             self._messages.append(message)
 

@@ -1,28 +1,39 @@
 """Backend configuration, read once from the environment.
 
 Every variable has a development default so ``make run`` needs no set-up.
-The defaults for ``BACKEND_ADMIN_TOKEN`` and ``BACKEND_SECRET`` are for
-development only: ``serve`` refuses to start in production mode with them.
+The defaults of the three secrets are for development only: in production
+mode ``create_app`` (and so ``serve``) refuses any secret shorter than 32
+characters, equal to a development default or too repetitive.
 
-- ``BACKEND_HOST``: interface to listen on (``127.0.0.1``)
+- ``SHEBAO_ENV``: the deployment-wide switch, ``development`` or
+  ``production`` (``production``); production refuses ``BACKEND_MODE=development``
+- ``BACKEND_HOST``: interface to listen on (``127.0.0.1``); development mode
+  is refused on any non-loopback interface (the outbox and the dev defaults
+  must never be published)
 - ``BACKEND_PORT``: port (``5100``)
 - ``DATABASE_URL``: SQLAlchemy URL, e.g. ``postgresql://user@host/db``
   (default: ``sqlite:///$SHEBAO_VAR_DIR/backend.sqlite3``, absolute)
 - ``SHEBAO_VAR_DIR``: run folder for the SQLite file (``var``)
 - ``BACKEND_ADMIN_TOKEN``: bearer token of the admin endpoints
   (``dev-admin-token``, development only)
-- ``BACKEND_MODE``: ``production`` or ``development`` (``production``);
-  development adds ``GET /api/v1/dev/outbox`` and keeps codes readable there
+- ``BACKEND_MODE``: ``production`` or ``development`` (``development`` when
+  ``SHEBAO_ENV=development``, else ``production``); development adds
+  ``GET /api/v1/dev/outbox`` and keeps codes readable there
 - ``BACKEND_SECRET``: HMAC key for codes, tokens and hashed identifiers
   (``dev-secret-change-me``, development only)
+- ``BACKEND_CLIENT_SECRET``: shared secret the action server sends in
+  ``X-Shebao-Client-Secret`` (its ``SHEBAO_BACKEND_CLIENT_SECRET``); only a
+  caller that knows it may name the client in ``X-Client-Key``
+  (``dev-client-secret-change-me``, development only).  It replaces the former
+  ``BACKEND_TRUSTED_CLIENTS`` address list: an address is not an identity.
 - ``BACKEND_TOKEN_TTL``: seconds an access token lives (``900``)
 - ``BACKEND_CODE_TTL``: seconds a one-time code lives (``300``)
 - ``BACKEND_STARTS_PER_ID`` / ``BACKEND_STARTS_PER_CLIENT``: codes one ID
   number / one client may request per 10 minutes (``3`` / ``20``)
-- ``BACKEND_TRUSTED_CLIENTS``: comma-separated peer addresses whose
-  ``X-Client-Key`` header is believed (``127.0.0.1,::1``, i.e. the action
-  server on this machine): for them the per-client limit applies per key
-  (one key per conversation), not to the one address every resident shares
+- ``BACKEND_STARTS_PER_ID_PER_DAY``: codes one ID number may request per 24
+  hours (``10``), whoever asks
+- ``BACKEND_STARTS_GLOBAL``: codes all callers together may request per 10
+  minutes (``1000``): a ceiling on SMS cost and on enumeration throughput
 """
 
 from __future__ import annotations
@@ -30,9 +41,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, Mapping, Optional, Tuple
+from typing import Callable, List, Mapping, Optional
 
-from common.env import env_int, env_list, env_str
+from common.deployment import deployment_env, is_loopback, secret_problem
+from common.env import ConfigError, env_int, env_str
 
 Clock = Callable[[], datetime]
 """Returns the current time as an aware UTC datetime; tests inject a fake one."""
@@ -43,7 +55,12 @@ LOCAL_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 DEV_ADMIN_TOKEN = "dev-admin-token"
 DEV_SECRET = "dev-secret-change-me"
+# The same literal is the action server's default (actions/config.py).
+DEV_CLIENT_SECRET = "dev-client-secret-change-me"
+DEV_DEFAULTS = frozenset({DEV_ADMIN_TOKEN, DEV_SECRET, DEV_CLIENT_SECRET})
 MODES = ("production", "development")
+ENVIRONMENTS = ("production", "development")
+DAY_SECONDS = 24 * 60 * 60
 
 
 def system_clock() -> datetime:
@@ -72,26 +89,42 @@ class BackendSettings:
     port: int = 5100
     admin_token: str = DEV_ADMIN_TOKEN
     mode: str = "production"
+    # SHEBAO_ENV: the deployment this backend belongs to.
+    environment: str = "production"
     secret: str = DEV_SECRET
+    client_secret: str = DEV_CLIENT_SECRET
     token_ttl: int = 900
     code_ttl: int = 300
     max_code_attempts: int = 5
     starts_per_id: int = 3
     starts_per_client: int = 20
+    starts_per_id_per_day: int = 10
+    starts_global: int = 1000
     rate_window: int = 600
-    trusted_clients: Tuple[str, ...] = ("127.0.0.1", "::1")
-    # Floor on the duration of /verification/start so known and unknown IDs
-    # take the same time (no account enumeration by timing).
-    start_min_seconds: float = 0.25
     request_max_size: int = 64 * 1024
     db_threads: int = 8
     clock: Clock = field(default=system_clock, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise ValueError(f"BACKEND_MODE must be one of {', '.join(MODES)}")
+            raise ConfigError(f"BACKEND_MODE must be one of {', '.join(MODES)}")
+        if self.environment not in ENVIRONMENTS:
+            raise ConfigError(f"SHEBAO_ENV must be one of {', '.join(ENVIRONMENTS)}")
         if self.token_ttl <= 0 or self.code_ttl <= 0:
-            raise ValueError("token and code TTLs must be positive")
+            raise ConfigError("token and code TTLs must be positive")
+        limits = (
+            self.starts_per_id,
+            self.starts_per_client,
+            self.starts_per_id_per_day,
+            self.starts_global,
+            self.rate_window,
+        )
+        if min(limits) < 1:
+            raise ConfigError(
+                "BACKEND_STARTS_PER_ID, BACKEND_STARTS_PER_CLIENT, "
+                "BACKEND_STARTS_PER_ID_PER_DAY and BACKEND_STARTS_GLOBAL must be "
+                "at least 1"
+            )
 
     @property
     def development(self) -> bool:
@@ -99,22 +132,56 @@ class BackendSettings:
 
     @property
     def uses_dev_secrets(self) -> bool:
-        return self.admin_token == DEV_ADMIN_TOKEN or self.secret == DEV_SECRET
+        return bool({self.admin_token, self.secret, self.client_secret} & DEV_DEFAULTS)
+
+    def problems(self) -> List[str]:
+        """Every reason this configuration must not serve, each naming its variables."""
+        found: List[str] = []
+        if self.development:
+            if self.environment == "production":
+                found.append(
+                    "BACKEND_MODE=development is refused with SHEBAO_ENV=production "
+                    "(set SHEBAO_ENV=development for a local run)"
+                )
+            if not is_loopback(self.host):
+                found.append(
+                    f"BACKEND_MODE=development is refused on BACKEND_HOST={self.host}: "
+                    "development mode (dev outbox, dev secrets) listens on a "
+                    "loopback interface only (127.0.0.1, ::1, localhost)"
+                )
+            return found
+        for name, value in (
+            ("BACKEND_SECRET", self.secret),
+            ("BACKEND_ADMIN_TOKEN", self.admin_token),
+            ("BACKEND_CLIENT_SECRET", self.client_secret),
+        ):
+            reason = secret_problem(name, value, DEV_DEFAULTS)
+            if reason:
+                found.append(
+                    f"BACKEND_MODE is production but {reason} (use e.g. "
+                    "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+                )
+        return found
 
     def production_problems(self) -> Optional[str]:
-        """Why this configuration must not serve production traffic, if it must not."""
-        if not self.development and self.uses_dev_secrets:
-            return (
-                "BACKEND_MODE is production but BACKEND_ADMIN_TOKEN or BACKEND_SECRET "
-                "is the development default; set both (or BACKEND_MODE=development)"
-            )
-        return None
+        """Why this configuration must not serve traffic, if it must not."""
+        found = self.problems()
+        return "; ".join(found) if found else None
+
+    def require_servable(self) -> None:
+        """Raise ``ConfigError`` naming the variables when ``problems()`` finds any."""
+        problem = self.production_problems()
+        if problem:
+            raise ConfigError(problem)
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "BackendSettings":
-        """Read the ``BACKEND_*``, ``DATABASE_URL`` and ``SHEBAO_VAR_DIR`` variables."""
+        """Read ``SHEBAO_ENV``, the ``BACKEND_*``, ``DATABASE_URL`` and
+        ``SHEBAO_VAR_DIR`` variables."""
         env = environ
         var_dir = Path(env_str("SHEBAO_VAR_DIR", "var", env))
+        environment = deployment_env(env)
+        default_mode = "development" if environment == "development" else "production"
         return cls(
             database_url=normalize_database_url(
                 env_str("DATABASE_URL", default_database_url(var_dir), env)
@@ -122,11 +189,14 @@ class BackendSettings:
             host=env_str("BACKEND_HOST", "127.0.0.1", env),
             port=env_int("BACKEND_PORT", 5100, env),
             admin_token=env_str("BACKEND_ADMIN_TOKEN", DEV_ADMIN_TOKEN, env),
-            mode=env_str("BACKEND_MODE", "production", env).lower(),
+            mode=env_str("BACKEND_MODE", default_mode, env).strip().lower(),
+            environment=environment,
             secret=env_str("BACKEND_SECRET", DEV_SECRET, env),
+            client_secret=env_str("BACKEND_CLIENT_SECRET", DEV_CLIENT_SECRET, env),
             token_ttl=env_int("BACKEND_TOKEN_TTL", 900, env),
             code_ttl=env_int("BACKEND_CODE_TTL", 300, env),
             starts_per_id=env_int("BACKEND_STARTS_PER_ID", 3, env),
             starts_per_client=env_int("BACKEND_STARTS_PER_CLIENT", 20, env),
-            trusted_clients=env_list("BACKEND_TRUSTED_CLIENTS", "127.0.0.1,::1", env),
+            starts_per_id_per_day=env_int("BACKEND_STARTS_PER_ID_PER_DAY", 10, env),
+            starts_global=env_int("BACKEND_STARTS_GLOBAL", 1000, env),
         )

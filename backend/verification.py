@@ -8,8 +8,14 @@ Design choices, each against a specific attack:
   a minimum response time.  ``check`` then behaves identically too.
 * **No brute force.**  At most ``max_code_attempts`` checks per code (counted
   with an atomic UPDATE), codes expire after ``code_ttl`` seconds, a new code
-  replaces the old one, and ``start`` is rate limited per ID number and per
-  client address.
+  replaces the old one, and ``start`` is rate limited per ID number (per 10
+  minutes and per day), per client and globally.  The limits hold across
+  backend processes: each start counts and inserts under a database-wide lock
+  (``pg_advisory_xact_lock`` on PostgreSQL, SQLite's single writer lock).
+* **One code, one token.**  A code is closed with a conditional
+  ``UPDATE ... WHERE closed_at IS NULL AND expires_at > now``; the token is
+  issued only when exactly that one row changed, so two concurrent checks of
+  the same code cannot both win.
 * **No plaintext at rest.**  Codes, tokens, ID numbers (as "subjects") and
   client addresses are stored as keyed hashes (see ``security``).
 * **Scoped tokens.**  A token maps to exactly one person id; the ``/me``
@@ -22,12 +28,11 @@ import asyncio
 import hmac
 import logging
 import math
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Optional, Tuple
+from typing import Optional, Set, Tuple
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from backend.db import Database
@@ -42,12 +47,15 @@ from backend.security import (
     new_token,
 )
 from backend.senders import CodeMessage, CodeSender
-from backend.settings import BackendSettings
+from backend.settings import DAY_SECONDS, BackendSettings
 from common.identity import mask_phone
 
 logger = logging.getLogger(__name__)
 
-_KEEP_CODE_ROWS = timedelta(days=1)
+# Rows are kept as long as the longest rate-limit window needs them.
+_KEEP_CODE_ROWS = timedelta(seconds=DAY_SECONDS)
+# Key of the PostgreSQL advisory lock that serialises starts (any constant).
+_START_LOCK_KEY = 0x5E8A0_0001
 
 
 def utc_naive(moment: datetime) -> datetime:
@@ -70,9 +78,8 @@ class VerificationService:
         self.settings = settings
         self.db = db
         self.sender = sender
-        # Serialises starts within this process so the rate-limit count and the
-        # insert cannot interleave (and SQLite sees one writer at a time).
-        self._start_lock = asyncio.Lock()
+        # Deliveries still running (kept referenced until they finish).
+        self._deliveries: Set["asyncio.Task[None]"] = set()
 
     def _now(self) -> datetime:
         return utc_naive(self.settings.clock())
@@ -83,30 +90,45 @@ class VerificationService:
     # ---- start ------------------------------------------------------------------
     async def start(self, id_number: str, client_id: str) -> dict:
         """Issue a code for ``id_number``; the answer never reveals whether the
-        ID is on file.  Raises 429 ``rate_limited``."""
-        began = time.monotonic()
-        try:
-            async with self._start_lock:
-                masked_phone, message = await self.db.run(
-                    lambda session: self._start(session, id_number, client_id)
-                )
-            if message is not None:
-                await self._deliver(message)
-            return {
-                "sent": True,
-                "masked_phone": masked_phone,
-                "expires_in": self.settings.code_ttl,
-            }
-        finally:
-            remaining = self.settings.start_min_seconds - (time.monotonic() - began)
-            if remaining > 0:
-                await asyncio.sleep(remaining)
+        ID is on file.  Raises 429 ``rate_limited``.
+
+        The code is delivered by a background task: the answer (same shape,
+        same status, no waiting on the gateway) is the same for every ID."""
+        masked_phone, message = await self.db.run(
+            lambda session: self._start(session, id_number, client_id)
+        )
+        if message is not None:
+            task = asyncio.get_running_loop().create_task(self._deliver(message))
+            self._deliveries.add(task)
+            task.add_done_callback(self._deliveries.discard)
+        return {
+            "sent": True,
+            "masked_phone": masked_phone,
+            "expires_in": self.settings.code_ttl,
+        }
 
     async def _deliver(self, message: CodeMessage) -> None:
         try:
             await self.sender.send(message)
         except Exception as exc:  # noqa: BLE001 - never reveal delivery problems
             logger.error("code delivery failed: %s", type(exc).__name__)
+
+    async def wait_for_deliveries(self, timeout: Optional[float] = None) -> None:
+        """Wait until the deliveries started so far have finished (the dev
+        outbox and shutdown use this)."""
+        pending = list(self._deliveries)
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+
+    def _lock_starts(self, session: Session) -> None:
+        """Serialise starts across every backend process sharing the database,
+        so counting and inserting cannot interleave with another start."""
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _START_LOCK_KEY}
+            )
+        # SQLite: the DELETE that follows is the transaction's first statement
+        # and takes the database's single write lock until commit.
 
     def _start(
         self, session: Session, id_number: str, client_id: str
@@ -115,17 +137,35 @@ class VerificationService:
         now = self._now()
         subject = self._subject(id_number)
         client = keyed_hash(settings.secret, "client", client_id)
+        self._lock_starts(session)
         session.execute(
             delete(VerificationCode)
             .where(VerificationCode.created_at < now - _KEEP_CODE_ROWS)
             .execution_options(synchronize_session=False)
         )
+        window = settings.rate_window
         self._enforce_limit(
-            session, VerificationCode.subject, subject, settings.starts_per_id, now
+            session,
+            VerificationCode.subject == subject,
+            settings.starts_per_id,
+            window,
+            now,
         )
         self._enforce_limit(
-            session, VerificationCode.client, client, settings.starts_per_client, now
+            session,
+            VerificationCode.subject == subject,
+            settings.starts_per_id_per_day,
+            DAY_SECONDS,
+            now,
         )
+        self._enforce_limit(
+            session,
+            VerificationCode.client == client,
+            settings.starts_per_client,
+            window,
+            now,
+        )
+        self._enforce_limit(session, None, settings.starts_global, window, now)
 
         person = find_person(session, id_number)
         session.execute(
@@ -162,22 +202,32 @@ class VerificationService:
         return mask_phone(person.phone), message
 
     def _enforce_limit(
-        self, session: Session, column: object, value: str, limit: int, now: datetime
+        self,
+        session: Session,
+        condition: Optional[object],
+        limit: int,
+        window_seconds: int,
+        now: datetime,
     ) -> None:
-        window = timedelta(seconds=self.settings.rate_window)
+        """429 when ``limit`` starts matching ``condition`` (None: all starts)
+        already happened in the last ``window_seconds``."""
+        window = timedelta(seconds=window_seconds)
+        since = VerificationCode.created_at > now - window
+        where = since if condition is None else (condition & since)  # type: ignore[operator]
+        if session.execute(select(func.count()).where(where)).scalar_one() < limit:
+            return
+        # The start that has to leave the window before another is allowed.
         recent = (
             session.execute(
                 select(VerificationCode.created_at)
-                .where(column == value, VerificationCode.created_at > now - window)  # type: ignore[operator]
-                .order_by(VerificationCode.created_at)
+                .where(where)
+                .order_by(VerificationCode.created_at.desc())
+                .limit(limit)
             )
             .scalars()
             .all()
         )
-        if len(recent) < limit:
-            return
-        # The start that has to leave the window before another is allowed.
-        frees_up = recent[len(recent) - limit] + window
+        frees_up = min(recent) + window
         retry_after = max(1, math.ceil((frees_up - now).total_seconds()))
         raise ApiError(
             429,
@@ -250,7 +300,26 @@ class VerificationService:
         ).scalar_one()
         expected = keyed_hash(settings.secret, "code", f"{subject}:{code}")
         if row.person_id is not None and hmac.compare_digest(row.code_hash, expected):
-            row.closed_at = now
+            # Close the code only if it is still open and alive: of two
+            # concurrent checks, exactly one changes the row and gets a token.
+            closed = session.execute(
+                update(VerificationCode)
+                .where(
+                    VerificationCode.id == row.id,
+                    VerificationCode.closed_at.is_(None),
+                    VerificationCode.expires_at > now,
+                )
+                .values(closed_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if closed.rowcount != 1:
+                return _CheckOutcome(
+                    error=ApiError(
+                        401,
+                        "no_active_code",
+                        "No code is pending; request a new one.",
+                    )
+                )
             return _CheckOutcome(token=self._issue_token(session, row.person_id, now))
         remaining = max(0, settings.max_code_attempts - attempts)
         return _CheckOutcome(

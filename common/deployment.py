@@ -18,6 +18,7 @@ from common.env import ConfigError, env_str
 DEVELOPMENT = "development"
 PRODUCTION = "production"
 MIN_SECRET_CHARS = 32
+MIN_SECRET_DISTINCT = 8
 
 
 class UnsafeForProduction(ConfigError):
@@ -70,10 +71,11 @@ def require_production_secret(
 
 
 def is_loopback(host: str) -> bool:
-    """Whether ``host`` is reachable only from this machine."""
-    if host == "localhost":
+    """True for ``localhost`` and loopback addresses (``127.0.0.0/8``, ``::1``)."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(name).is_loopback
     except ValueError:
-        return False
+        return False  # a host name other than localhost may resolve anywhere

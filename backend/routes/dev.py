@@ -16,6 +16,8 @@ def dev_blueprint() -> Blueprint:
     async def outbox(request: Request) -> HTTPResponse:
         args = request.get_args(keep_blank_values=True)
         id_number = parse_id_number(args.get("id_number"))
+        # Codes are delivered in the background: include those under way.
+        await request.app.ctx.verification.wait_for_deliveries(timeout=30)
         messages = request.app.ctx.outbox.messages_for(id_number)
         return json(
             {

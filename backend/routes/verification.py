@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Tuple
+import hmac
+import logging
 
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
@@ -10,18 +11,34 @@ from sanic.response import HTTPResponse, json
 from backend.errors import ApiError
 from backend.schemas import VERIFICATION_CHECK_IN, VERIFICATION_START_IN, parse_body
 
+logger = logging.getLogger(__name__)
+
 CLIENT_KEY_HEADER = "X-Client-Key"
+CLIENT_SECRET_HEADER = "X-Shebao-Client-Secret"
 MAX_CLIENT_KEY = 200
 
 
-def client_identity(request: Request, trusted: Tuple[str, ...]) -> str:
+def is_trusted_client(request: Request, client_secret: str) -> bool:
+    """True when the caller proved it is the action server (BACKEND_CLIENT_SECRET)."""
+    offered = request.headers.get(CLIENT_SECRET_HEADER)
+    if offered is None:
+        return False
+    if hmac.compare_digest(offered.encode("utf-8"), client_secret.encode("utf-8")):
+        return True
+    # Never log the value: a misconfigured action server would leak its secret.
+    logger.warning("ignoring a wrong %s header", CLIENT_SECRET_HEADER)
+    return False
+
+
+def client_identity(request: Request, client_secret: str) -> str:
     """Whom the per-client rate limit counts.
 
     Residents reach us through the action server, so the peer address is the
-    same for all of them; a trusted peer (the action server) names the
-    conversation in ``X-Client-Key`` instead.  Anyone else is counted by
-    address (behind a proxy, configure Sanic's PROXIES_COUNT), and a key
-    they send is ignored.
+    same for all of them; the action server proves itself with the shared
+    secret (``X-Shebao-Client-Secret``) and then names a server-side identity
+    of the resident in ``X-Client-Key``.  Anyone else is counted by address
+    (behind a proxy, configure Sanic's PROXIES_COUNT), and a key they send is
+    ignored: an attacker could pick a fresh one for every request.
     """
     address = request.remote_addr or request.ip or "unknown"
     key = request.headers.get(CLIENT_KEY_HEADER, "").strip()
@@ -32,7 +49,7 @@ def client_identity(request: Request, trusted: Tuple[str, ...]) -> str:
             f"Header '{CLIENT_KEY_HEADER}' is longer than {MAX_CLIENT_KEY}.",
             field=CLIENT_KEY_HEADER,
         )
-    if key and address in trusted:
+    if key and is_trusted_client(request, client_secret):
         return f"key:{key}"
     return f"addr:{address}"
 
@@ -44,7 +61,7 @@ def verification_blueprint() -> Blueprint:
     async def start(request: Request) -> HTTPResponse:
         body = parse_body(request.body, VERIFICATION_START_IN)
         service = request.app.ctx.verification
-        client = client_identity(request, request.app.ctx.settings.trusted_clients)
+        client = client_identity(request, request.app.ctx.settings.client_secret)
         result = await service.start(body["id_number"].upper(), client)
         return json(result)
 

@@ -115,7 +115,8 @@ async def test_client_key_gives_each_conversation_its_budget(
     make_backend: BackendFactory,
 ) -> None:
     backend = make_backend(starts_per_client=1)
-    async with BackendClient(backend.url) as client:
+    secret = backend.settings.client_secret
+    async with BackendClient(backend.url, client_secret=secret) as client:
         await client.start_verification(unique_id_number(), client_key="sender-1")
         with pytest.raises(RateLimited):
             await client.start_verification(unique_id_number(), client_key="sender-1")

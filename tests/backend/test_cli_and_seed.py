@@ -20,6 +20,9 @@ from tests.support.backend import BackendFactory, FakeClock
 from tools.devstack import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+STRONG_ADMIN_TOKEN = "kq3V9mZp2Lr8Xw4Tn6Yb1Hc5Jd7Fg0Sa"
+STRONG_SECRET = "Ue4Ri7Oo2Pa9Sd1Fg6Hj3Kl8Zx5Cv0Bn"
+STRONG_CLIENT_SECRET = "Mn2Bv5Cx8Zl1Kj4Hg7Fd0Sa3Po6Iu9Yt"
 
 
 # ---- settings ---------------------------------------------------------------------
@@ -41,18 +44,21 @@ def test_overrides() -> None:
             "BACKEND_HOST": "0.0.0.0",
             "BACKEND_PORT": "6000",
             "DATABASE_URL": "postgres://app@db/shebao",
-            "BACKEND_ADMIN_TOKEN": "a" * 32,
-            "BACKEND_SECRET": "s" * 32,
+            "BACKEND_ADMIN_TOKEN": STRONG_ADMIN_TOKEN,
+            "BACKEND_SECRET": STRONG_SECRET,
+            "BACKEND_CLIENT_SECRET": STRONG_CLIENT_SECRET,
             "BACKEND_MODE": "Production",
             "BACKEND_TOKEN_TTL": "600",
             "BACKEND_CODE_TTL": "120",
             "BACKEND_STARTS_PER_ID": "5",
             "BACKEND_STARTS_PER_CLIENT": "50",
-            "BACKEND_TRUSTED_CLIENTS": " 10.0.0.5 , ::1 ",
+            "BACKEND_STARTS_PER_ID_PER_DAY": "12",
+            "BACKEND_STARTS_GLOBAL": "5000",
         }
     )
     assert (settings.starts_per_id, settings.starts_per_client) == (5, 50)
-    assert settings.trusted_clients == ("10.0.0.5", "::1")
+    assert (settings.starts_per_id_per_day, settings.starts_global) == (12, 5000)
+    assert settings.client_secret == STRONG_CLIENT_SECRET
     assert settings.database_url == "postgresql://app@db/shebao"
     assert (settings.host, settings.port, settings.token_ttl, settings.code_ttl) == (
         "0.0.0.0",
@@ -64,7 +70,14 @@ def test_overrides() -> None:
 
 
 def test_development_mode_may_use_dev_secrets() -> None:
-    settings = BackendSettings.from_env({"BACKEND_MODE": "development"})
+    settings = BackendSettings.from_env(
+        {"SHEBAO_ENV": "development", "BACKEND_MODE": "development"}
+    )
+    assert settings.development and settings.production_problems() is None
+
+
+def test_shebao_env_development_defaults_to_development_mode() -> None:
+    settings = BackendSettings.from_env({"SHEBAO_ENV": "development"})
     assert settings.development and settings.production_problems() is None
 
 
@@ -105,7 +118,7 @@ def _env(tmp_path: Path, **extra: str) -> Dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("BACKEND_", "DATABASE_URL"))
+        if not k.startswith(("BACKEND_", "DATABASE_URL", "SHEBAO_ENV"))
     }
     env.update({"SHEBAO_VAR_DIR": str(tmp_path), "PYTHONPATH": str(REPO_ROOT), **extra})
     return env
@@ -142,7 +155,12 @@ def test_cli_serve(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "backend", "serve", "--seed"],
         cwd=REPO_ROOT,
-        env=_env(tmp_path, BACKEND_MODE="development", BACKEND_PORT=str(port)),
+        env=_env(
+            tmp_path,
+            SHEBAO_ENV="development",
+            BACKEND_MODE="development",
+            BACKEND_PORT=str(port),
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -15,6 +15,7 @@ from backend.app import create_app
 from backend.openapi import build_openapi
 from tests.support.backend import (
     ADMIN_TOKEN,
+    PRODUCTION_CLIENT_SECRET,
     Backend,
     BackendFactory,
     LiveServer,
@@ -146,7 +147,9 @@ def _served(app: Any) -> Set[Tuple[str, str]]:
 def test_openapi_documents_exactly_the_routes(backend: Backend, mode: str) -> None:
     from dataclasses import replace
 
-    app = create_app(replace(backend.settings, mode=mode))
+    app = create_app(
+        replace(backend.settings, mode=mode, client_secret=PRODUCTION_CLIENT_SECRET)
+    )
     app.router.finalize()
     assert _served(app) == _documented(build_openapi(development=mode == "development"))
 

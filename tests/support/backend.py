@@ -19,11 +19,18 @@ import pytest
 import requests
 from sanic import Sanic
 
-from backend.settings import BackendSettings
+from backend.settings import DEV_CLIENT_SECRET, BackendSettings
 from common.identity import make_id_number
 
-ADMIN_TOKEN = "test-admin-token"
-SECRET = "test-secret"
+# Strong enough for production mode (>= 32 characters, varied).
+ADMIN_TOKEN = "test-admin-token-0123456789abcdefXYZ"
+SECRET = "test-secret-0123456789abcdefghijkLMNOP"
+# The action server's shared secret: in development mode the default value,
+# which the inquiry actions' tests use (ActionSettings' default) ...
+CLIENT_SECRET = DEV_CLIENT_SECRET
+# ... and a strong one in production mode.
+PRODUCTION_CLIENT_SECRET = "test-client-secret-0123456789abcdefQRS"
+CLIENT_SECRET_HEADER = "X-Shebao-Client-Secret"
 # 2025-06-15 12:00 in Shanghai: mid-year, so arrears for 2025 run to June.
 DEFAULT_NOW = datetime(2025, 6, 15, 4, 0, tzinfo=timezone.utc)
 

@@ -24,6 +24,8 @@ from backend.migrate import upgrade
 from backend.settings import BackendSettings
 from tests.support.backend import (
     ADMIN_TOKEN,
+    CLIENT_SECRET,
+    PRODUCTION_CLIENT_SECRET,
     SECRET,
     Backend,
     BackendFactory,
@@ -163,21 +165,25 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def make_backend(database_url: str) -> Iterator[BackendFactory]:
-    """Start backends on the test's database; ``settings`` fields as overrides."""
+    """Start backends on the test's database; ``settings`` fields as overrides
+    (plus ``clock`` and ``sender``, e.g. a slow ``DevOutbox(delay=...)``)."""
     servers: List[LiveServer] = []
 
     def _make(**overrides: Any) -> Backend:
         clock = overrides.pop("clock", None) or FakeClock()
+        sender = overrides.pop("sender", None)
+        production = overrides.get("mode") == "production"
         settings = BackendSettings(
             database_url=database_url,
             admin_token=ADMIN_TOKEN,
             secret=SECRET,
+            client_secret=PRODUCTION_CLIENT_SECRET if production else CLIENT_SECRET,
             mode="development",
-            start_min_seconds=0.0,
+            environment="development",
             clock=clock,
         )
         settings = replace(settings, **overrides)
-        app = create_app(settings)
+        app = create_app(settings, sender=sender)
         server = LiveServer(app).start()
         servers.append(server)
         return Backend(url=server.url, settings=settings, clock=clock, app=app)
@@ -189,5 +195,5 @@ def make_backend(database_url: str) -> Iterator[BackendFactory]:
 
 @pytest.fixture
 def backend(make_backend: BackendFactory) -> Backend:
-    """A development-mode backend with a fake clock and no timing floor."""
+    """A development-mode backend with a fake clock."""
     return make_backend()
