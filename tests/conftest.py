@@ -17,7 +17,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # The contribution backend on a local port (SQLite and PostgreSQL), for the
 # backend's own tests and the inquiry actions' tests alike.
-pytest_plugins = ["tests.support.backend_fixtures"]
+# The WeChat channel in process (tests/channels/wechat, tests/security).
+pytest_plugins = ["tests.support.backend_fixtures", "tests.support.wechat_fixtures"]
 
 
 @pytest.fixture(scope="session")

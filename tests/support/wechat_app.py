@@ -14,13 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Dict, List, Optional
 
+import aiohttp
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
 from bot.channels.wechat.channel import WeChatInput
 from bot.channels.wechat.config import WeChatSettings
+from tests.support.fake_wechat import WeChatCallbacks
 from tools.devstack import free_port
 
 TOKEN = "channel-test-token"
@@ -122,3 +125,30 @@ async def serve_channel(
         if close is not None:
             await close
         await server.after_stop()
+
+
+@dataclass
+class Served:
+    """One running channel and what talks to it."""
+
+    channel: WeChatInput
+    rasa: FakeRasa
+    wechat: WeChatCallbacks
+    http: aiohttp.ClientSession
+
+    def job(self, key: str) -> Any:
+        """The dedup job stored for ``key`` (``Incoming.dedup_key``)."""
+        return self.channel.storage.get("wechat:dedup:" + key)
+
+
+@contextlib.asynccontextmanager
+async def served_channel(
+    api_base_url: str, rasa: Optional[FakeRasa] = None, **overrides: Any
+) -> AsyncIterator[Served]:
+    """A channel with :func:`channel_settings` (+ ``overrides``), served and ready."""
+    channel = WeChatInput(channel_settings(api_base_url, **overrides))
+    fake_rasa = rasa or FakeRasa()
+    async with serve_channel(channel, fake_rasa) as url:
+        async with aiohttp.ClientSession() as http:
+            callbacks = WeChatCallbacks(url, TOKEN, APP_ID, AES_KEY)
+            yield Served(channel, fake_rasa, callbacks, http)

@@ -12,7 +12,6 @@ import pytest
 from bot.channels.wechat.channel import WeChatInput
 from bot.channels.wechat.config import WeChatConfigError, WeChatSettings
 from bot.channels.wechat.render import TEXT_ONLY_NOTICE, TROUBLE_NOTICE
-from tests.channels.wechat.conftest import Serve, Served
 from tests.support.fake_wechat import FakeWeChatApi, sign
 from tests.support.wechat_app import (
     AES_KEY,
@@ -21,7 +20,9 @@ from tests.support.wechat_app import (
     GREETING,
     TOKEN,
     FakeRasa,
+    Served,
 )
+from tests.support.wechat_fixtures import Serve
 
 
 async def until(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
