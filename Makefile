@@ -88,7 +88,7 @@ validate: $(INSTALLED) $(PIPELINE) ## rasa data validate (warnings fail)
 
 .PHONY: test-unit
 # Tests that need no running assistant (a real backend on a local port is fine).
-UNIT_TESTS := tests/common tests/nlu tests/bot tests/domain tests/actions tests/backend
+UNIT_TESTS := tests/common tests/nlu tests/bot tests/domain tests/actions tests/backend tests/channels tests/security
 
 test-unit: $(INSTALLED) $(PIPELINE) ## Unit tests of every package, the backend API on SQLite and PostgreSQL
 	$(PY) -m pytest $(UNIT_TESTS) -q
@@ -102,8 +102,8 @@ test-nlu: setup ## NLU evaluation on the held-out set, F1 per language
 	$(PY) -m tools.nlu_evaluate --model $(MODELS) --data tests/nlu_heldout.yml --out $(REPORTS)/nlu
 
 .PHONY: test-integration
-test-integration: setup browser ## The running assistant over real HTTP, WeChat and a real browser
-	$(PY) -m pytest tests/e2e tests/web tests/channels -q
+test-integration: setup browser ## The running assistant over real HTTP (WeChat included) and a real browser
+	$(PY) -m pytest tests/e2e tests/web -q
 
 .PHONY: test
 test: setup lint typecheck validate test-unit test-stories test-nlu test-integration ## The whole suite
