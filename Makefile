@@ -88,7 +88,7 @@ validate: $(INSTALLED) $(PIPELINE) ## rasa data validate (warnings fail)
 
 .PHONY: test-unit
 # Tests that need no running assistant (a real backend on a local port is fine).
-UNIT_TESTS := tests/common tests/nlu tests/bot tests/domain tests/actions tests/backend tests/tools
+UNIT_TESTS := tests/common tests/nlu tests/bot tests/domain tests/actions tests/backend tests/channels tests/tools tests/test_architecture.py
 
 test-unit: $(INSTALLED) $(PIPELINE) ## Unit tests of every package, the backend API on SQLite and PostgreSQL
 	$(PY) -m pytest $(UNIT_TESTS) -q
@@ -106,8 +106,14 @@ test-conversations: setup ## Held-out conversations (tests/conversations_heldout
 	$(PY) -m pytest tests/e2e/test_conversations_heldout.py -q
 
 .PHONY: test-integration
-test-integration: setup browser ## The running assistant over real HTTP, WeChat and a real browser
-	$(PY) -m pytest tests/e2e tests/web tests/channels -q --ignore=tests/e2e/test_conversations_heldout.py
+# One pytest session, so the attack suite, the end-to-end tests and the browser
+# tests share one running stack.
+test-integration: setup browser ## The running assistant over real HTTP (WeChat included), the attack suite, a real browser
+	$(PY) -m pytest tests/e2e tests/security tests/web -q --ignore=tests/e2e/test_conversations_heldout.py
+
+.PHONY: test-security
+test-security: setup ## Only the attack suite (tests/security), against a running stack
+	$(PY) -m pytest tests/security -q
 
 .PHONY: test
 test: setup lint typecheck validate test-unit test-stories test-nlu test-conversations test-integration ## The whole suite

@@ -311,6 +311,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         ours = build_stack(
             settings,
             extra_env={
+                # the committed WeChat dev token is refused outside development
+                "SHEBAO_ENV": "development",
                 "BACKEND_STARTS_PER_ID": "1000",
                 "BACKEND_STARTS_PER_CLIENT": "1000",
             },

@@ -10,6 +10,7 @@ import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from tests.support.fake_wechat import FakeWeChatApi
 from tests.support.stack import start_stack
 from tools.devstack import Stack
 
@@ -17,7 +18,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # The contribution backend on a local port (SQLite and PostgreSQL), for the
 # backend's own tests and the inquiry actions' tests alike.
-pytest_plugins = ["tests.support.backend_fixtures"]
+# The WeChat channel in process (tests/channels/wechat, tests/security).
+pytest_plugins = ["tests.support.backend_fixtures", "tests.support.wechat_fixtures"]
 
 
 @pytest.fixture(scope="session")
@@ -70,9 +72,36 @@ def make_tracker() -> TrackerFactory:
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
-    """The whole assistant, started once per test session on free ports."""
-    running = start_stack()
+def wechat_api() -> Iterator[FakeWeChatApi]:
+    """The loopback fake of the WeChat API that the session's stack talks to."""
+    from tests.support.wechat_app import APP_ID, APP_SECRET
+
+    server = FakeWeChatApi(APP_ID, APP_SECRET).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(wechat_api: FakeWeChatApi) -> Iterator[Stack]:
+    """The whole assistant, started once per test session on free ports.
+
+    Development mode is explicit (``SHEBAO_ENV=development``); the WeChat
+    channel runs in safe mode with test credentials against ``wechat_api``.
+    """
+    from tests.support.wechat_app import AES_KEY, APP_ID, APP_SECRET, TOKEN
+
+    running = start_stack(
+        extra_env={
+            "SHEBAO_ENV": "development",
+            "WECHAT_TOKEN": TOKEN,
+            "WECHAT_APP_ID": APP_ID,
+            "WECHAT_APP_SECRET": APP_SECRET,
+            "WECHAT_ENCODING_AES_KEY": AES_KEY,
+            "WECHAT_API_BASE_URL": wechat_api.base_url,
+        }
+    )
     try:
         yield running
     finally:

@@ -26,9 +26,10 @@ from typing import Dict, List, Optional, Tuple
 
 import xmltodict
 from wechatpy.crypto import WeChatCrypto
-from wechatpy.utils import WeChatSigner
 
-from bot.channels.wechat_config import WeChatSettings
+from bot.channels.wechat.config import WeChatSettings
+from bot.channels.wechat.protocol import cdata as _cdata
+from bot.channels.wechat.protocol import sign as _sign
 
 DEFAULT_OPENID = "o-shebao-local-dev"
 ACCOUNT = "gh_shebao_local"
@@ -37,16 +38,6 @@ ACCOUNT = "gh_shebao_local"
 def default_url() -> str:
     base = os.environ.get("SHEBAO_RASA_URL") or "http://127.0.0.1:5005"
     return base.rstrip("/") + "/webhooks/wechat/webhook"
-
-
-def _sign(*parts: str) -> str:
-    signer = WeChatSigner()
-    signer.add_data(*parts)
-    return signer.signature
-
-
-def _cdata(text: str) -> str:
-    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
 def message_xml(openid: str, text: Optional[str], subscribe: bool = False) -> str:

@@ -6,6 +6,11 @@ channel's block in ``credentials.yml`` and a development default, so
 operator keeps the secrets in the environment.  The environment wins so that
 tests and deployments can override a committed credentials block.
 
+The development defaults are committed to the repository, so the channel
+refuses them unless development mode is explicit (``SHEBAO_ENV=development``;
+unset means ``production``): see :meth:`WeChatSettings.require_deployable`.
+Production also requires safe mode (an EncodingAESKey) behind HTTPS.
+
 =============================  ==========================  ========================
 environment variable           credentials.yml key         development default
 =============================  ==========================  ========================
@@ -31,10 +36,14 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, TypeVar
 
+from common.env import env_str
+
 DEV_TOKEN = "shebao-dev-token"
 DEV_APP_ID = "wxshebaodev0000000"
 DEV_APP_SECRET = "shebao-dev-secret"
 DEFAULT_API_BASE_URL = "https://api.weixin.qq.com"
+DEVELOPMENT = "development"
+PRODUCTION = "production"
 
 T = TypeVar("T")
 
@@ -67,6 +76,35 @@ class WeChatSettings:
     @property
     def uses_dev_secrets(self) -> bool:
         return self.token == DEV_TOKEN or self.app_secret == DEV_APP_SECRET
+
+    def require_deployable(self, environ: Optional[Mapping[str, str]] = None) -> str:
+        """The deployment mode (``SHEBAO_ENV``), after refusing unsafe settings.
+
+        Outside development mode the committed development secrets, a missing
+        token and plain mode are refused with a :class:`WeChatConfigError`
+        naming the variable to set.
+        """
+        mode = env_str("SHEBAO_ENV", PRODUCTION, environ).strip().lower()
+        if mode == DEVELOPMENT:
+            return mode
+        hint = f"(SHEBAO_ENV={mode}; SHEBAO_ENV=development allows it for local runs)"
+        if not self.token or self.token == DEV_TOKEN:
+            raise WeChatConfigError(
+                "WECHAT_TOKEN must be set to the official account's own token: the "
+                f"committed development token is refused {hint}"
+            )
+        if self.app_secret == DEV_APP_SECRET:
+            raise WeChatConfigError(
+                "WECHAT_APP_SECRET must be set to the official account's AppSecret: "
+                f"the committed development secret is refused {hint}"
+            )
+        if not self.safe_mode:
+            raise WeChatConfigError(
+                "WECHAT_ENCODING_AES_KEY must be set: production requires safe mode "
+                "(安全模式, encrypted callbacks) and an HTTPS callback URL "
+                f"{hint}"
+            )
+        return mode
 
     def __post_init__(self) -> None:
         if not self.token:

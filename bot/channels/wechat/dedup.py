@@ -1,7 +1,9 @@
 """Process each WeChat message once, however often WeChat retries it.
 
 WeChat retries a callback it got no answer to within 5 seconds, up to three
-times, with the same MsgId (events: same FromUserName + CreateTime).  The first
+times, with the same MsgId (events: same FromUserName + CreateTime); keys are
+scoped by the sender's OpenID, so one user's MsgId never finds another user's
+job (see :attr:`bot.channels.wechat.protocol.Incoming.dedup_key`).  The first
 request starts a :class:`Job`; retries find it and share its result, so Rasa
 sees the message exactly once.  How the answer goes out is decided once per
 job, by whichever request first sees the result or the budget run out:
@@ -18,7 +20,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Generic, Optional, Tuple, TypeVar
 
-from bot.channels.wechat_memory import TtlCache
+from bot.channels.wechat.constants import DEDUP_NAMESPACE
+from common.storage import MemoryStorage, Storage
 
 R = TypeVar("R")
 
@@ -49,23 +52,33 @@ class Job(Generic[R]):
 
 
 class Deduplicator(Generic[R]):
-    """Maps dedup keys to jobs for ``ttl`` seconds; running jobs are never evicted."""
+    """Maps dedup keys to jobs through the storage seam (``wechat:dedup:`` keys).
+
+    A job is kept ``ttl`` seconds after it was claimed and again ``ttl`` seconds
+    after its turn (and its delivery) finished, so a slow turn never loses its
+    entry while it runs.  The values are live :class:`Job` objects (asyncio
+    tasks): the storage must be an in-process one such as
+    :class:`~common.storage.MemoryStorage`.
+    """
 
     def __init__(
-        self, ttl: float = DEFAULT_TTL_SECONDS, max_entries: int = 10_000
+        self, ttl: float = DEFAULT_TTL_SECONDS, storage: Optional[Storage] = None
     ) -> None:
-        self._jobs: TtlCache[Job[R]] = TtlCache(ttl, max_entries)
+        self.ttl = ttl
+        self.storage: Storage = storage if storage is not None else MemoryStorage()
 
     def claim(self, key: str, start: Callable[[], Awaitable[R]]) -> Tuple[Job[R], bool]:
         """The job for ``key`` and whether this call started it."""
-        job = self._jobs.get(key)
-        if job is not None:
+        stored_key = DEDUP_NAMESPACE + key
+        job = self.storage.get(stored_key)
+        if isinstance(job, Job):
             job.requests += 1
             return job, False
         job = Job(key, asyncio.ensure_future(start()))
-        self._jobs.set(key, job)
-        self._jobs.prune(keep=lambda j: j.busy)
+        self.storage.set(stored_key, job, self.ttl)
+        job.task.add_done_callback(lambda _: self.keep(job))
         return job, True
 
-    def __len__(self) -> int:
-        return len(self._jobs)
+    def keep(self, job: Job[R]) -> None:
+        """Keep ``job`` for another ``ttl`` seconds (from now)."""
+        self.storage.set(DEDUP_NAMESPACE + job.key, job, self.ttl)

@@ -1,12 +1,8 @@
-"""Rasa replies as WeChat text, numbered options and the per-user memories."""
+"""Rasa replies as WeChat text, and numbered answers."""
 
 from __future__ import annotations
 
-import asyncio
-
-from bot.channels.wechat_dedup import Deduplicator
-from bot.channels.wechat_memory import TtlCache, UserMemory
-from bot.channels.wechat_render import (
+from bot.channels.wechat.render import (
     numeric_choice,
     plain_text,
     render_messages,
@@ -71,43 +67,3 @@ def test_split_for_wechat_keeps_pieces_within_bytes() -> None:
     assert all(len(p.encode("utf-8")) <= 1000 for p in pieces)
     assert "".join(pieces).replace("\n", "") == text.replace("\n", "")
     assert split_for_wechat("短", 1000) == ["短"]
-
-
-def test_user_memory_buttons_expire_and_are_replaced() -> None:
-    memory = UserMemory(buttons_ttl=60)
-    memory.remember_buttons("u1", RESIDENCY)
-    assert memory.button("u1", 2) == RESIDENCY[1]
-    assert memory.button("u1", 3) is None and memory.button("u2", 1) is None
-    memory.remember_buttons("u1", [])
-    assert memory.button("u1", 1) is None
-    assert memory.language("u1") == "zh"
-    memory.remember_language("u1", "en")
-    memory.remember_language("u1", None)
-    assert memory.language("u1") == "en"
-
-
-def test_ttl_cache_expiry_and_size() -> None:
-    now = [0.0]
-    cache: TtlCache[int] = TtlCache(ttl=10, max_entries=2, clock=lambda: now[0])
-    cache.set("a", 1)
-    cache.set("b", 2)
-    cache.set("c", 3)
-    assert cache.get("a") is None and cache.get("c") == 3
-    now[0] = 11
-    assert cache.get("b") is None
-
-
-async def test_deduplicator_starts_each_key_once() -> None:
-    started = []
-
-    async def work() -> str:
-        started.append(1)
-        await asyncio.sleep(0.01)
-        return "done"
-
-    jobs: Deduplicator[str] = Deduplicator()
-    first, new = jobs.claim("msg:1", work)
-    again, new_again = jobs.claim("msg:1", work)
-    assert new and not new_again and first is again and again.requests == 2
-    assert await first.task == "done"
-    assert len(started) == 1

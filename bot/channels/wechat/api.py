@@ -5,7 +5,8 @@ it until shortly before it expires, and sends text through
 ``/cgi-bin/message/custom/send``.  :class:`WeChatCustomerServiceOutput` is the
 Rasa ``OutputChannel`` on top of it: the slow path of the channel uses it, and
 so does Rasa when it sends to a WeChat user outside a request (reminders,
-``/conversations/{id}/trigger_intent?output_channel=wechat``).
+``/conversations/{id}/trigger_intent?output_channel=wechat``).  Rasa addresses
+a WeChat user by the sender id ``wechat:<OpenID>``; the API gets the bare OpenID.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from typing import Any, Callable, Dict, List, Optional, Text
 import aiohttp
 from rasa.core.channels.channel import OutputChannel
 
-from bot.channels.wechat_memory import UserMemory
-from bot.channels.wechat_render import plain_text, render_messages, split_for_wechat
+from bot.channels.wechat.constants import CHANNEL_NAME, openid_of
+from bot.channels.wechat.memory import UserMemory
+from bot.channels.wechat.render import plain_text, render_messages, split_for_wechat
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +160,10 @@ class WeChatApiClient:
 
 
 class WeChatCustomerServiceOutput(OutputChannel):
-    """Sends Rasa's messages to a WeChat user through the customer-service API."""
+    """Sends Rasa's messages to a WeChat user through the customer-service API.
+
+    ``recipient_id`` is the Rasa sender id (``wechat:<OpenID>``) or a bare OpenID.
+    """
 
     def __init__(
         self, api: WeChatApiClient, memory: UserMemory, max_reply_bytes: int
@@ -169,13 +174,14 @@ class WeChatCustomerServiceOutput(OutputChannel):
 
     @classmethod
     def name(cls) -> Text:
-        return "wechat"
+        return CHANNEL_NAME
 
     async def send_text_message(
         self, recipient_id: Text, text: Text, **kwargs: Any
     ) -> None:
+        openid = openid_of(recipient_id)
         for piece in split_for_wechat(plain_text(text), self.max_reply_bytes):
-            await self.api.send_text(recipient_id, piece)
+            await self.api.send_text(openid, piece)
 
     async def send_text_with_buttons(
         self,
@@ -184,10 +190,11 @@ class WeChatCustomerServiceOutput(OutputChannel):
         buttons: List[Dict[Text, Any]],
         **kwargs: Any,
     ) -> None:
+        openid = openid_of(recipient_id)
         reply = render_messages(
-            [{"text": text, "buttons": buttons}], self.memory.language(recipient_id)
+            [{"text": text, "buttons": buttons}], self.memory.language(openid)
         )
-        self.memory.remember_buttons(recipient_id, reply.buttons)
+        self.memory.remember_buttons(openid, reply.buttons)
         for rendered in reply.texts:
             await self.send_text_message(recipient_id, rendered)
 

@@ -2,29 +2,39 @@
 
 Nothing here talks to Rasa or the network.  Signatures, AES and the message
 model come from wechatpy; this module adds what a public endpoint needs on
-top: a timestamp window against replays, a refusal of DTDs and entity
+top: a timestamp window, a replay guard (the plain-mode signature covers only
+token, timestamp and nonce, so a seen callback URL must not carry another
+body), a refusal of DTDs and entity
 declarations before any XML parser sees the body (wechatpy parses with
 xmltodict, which forbids entity declarations but still accepts a DOCTYPE),
 strict field checks, and constant-time signature comparison.  Every refusal is
 a :class:`RequestRejected` carrying an HTTP status and a stable ``reason``.
+
+It is also the one home of the signing and CDATA helpers (:func:`sign`,
+:func:`cdata`) that ``tools/wechat_send.py`` uses too.  The only private
+wechatpy API it relies on is ``message._data`` (guarded by
+``tests/channels/wechat/test_upstream_api.py``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import xmltodict
-from wechatpy.crypto import PrpCrypto, WeChatCrypto
+from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.parser import parse_message
 from wechatpy.replies import TextReply
 from wechatpy.utils import WeChatSigner
 
-from bot.channels.wechat_config import WeChatSettings
+from bot.channels.wechat.config import WeChatSettings
+from bot.channels.wechat.constants import REPLAY_NAMESPACE
+from common.storage import MemoryStorage, Storage
 
 # Byte patterns that no genuine WeChat message contains.  Refusing them before
 # parsing closes XXE, entity expansion ("billion laughs") and DTD tricks at once.
@@ -49,7 +59,7 @@ class Incoming:
 
     msg_type: str  # text, voice, image, location, link, video, event, ...
     event: str  # subscribe, unsubscribe, click, ... ("" for messages)
-    openid: str  # FromUserName: the user, our Rasa sender id
+    openid: str  # FromUserName: the user (Rasa sender id ``wechat:<openid>``)
     account: str  # ToUserName: the official account's original id
     msg_id: str  # MsgId ("" for events)
     create_time: int
@@ -57,9 +67,13 @@ class Incoming:
 
     @property
     def dedup_key(self) -> str:
-        """WeChat's advice: MsgId for messages, FromUserName+CreateTime for events."""
+        """WeChat's advice: MsgId for messages, FromUserName+CreateTime for events.
+
+        Always scoped by the sender: a MsgId sent by another user (or forged)
+        must never find someone else's job and reply.
+        """
         if self.msg_id and self.msg_id != "0":
-            return f"msg:{self.msg_id}"
+            return f"msg:{self.openid}:{self.msg_id}"
         return f"evt:{self.openid}:{self.create_time}:{self.event or self.msg_type}"
 
 
@@ -74,10 +88,21 @@ class SignedParams:
     encrypt_type: str = ""
 
 
-def _sign(*parts: str) -> str:
+def sign(*parts: str) -> str:
+    """WeChat's callback signature: SHA-1 of the sorted, concatenated parts."""
     signer = WeChatSigner()
     signer.add_data(*parts)
-    return signer.signature
+    return str(signer.signature)
+
+
+def cdata_safe(text: str) -> str:
+    """Text that cannot close the CDATA section it is wrapped in."""
+    return text.replace("]]>", "]]]]><![CDATA[>")
+
+
+def cdata(text: str) -> str:
+    """``text`` as one XML CDATA section (safe for any text)."""
+    return "<![CDATA[" + cdata_safe(text) + "]]>"
 
 
 def _same(expected: str, given: str) -> bool:
@@ -87,8 +112,11 @@ def _same(expected: str, given: str) -> bool:
 class WeChatProtocol:
     """Verifies and opens callbacks for one official account."""
 
-    def __init__(self, settings: WeChatSettings) -> None:
+    def __init__(
+        self, settings: WeChatSettings, storage: Optional[Storage] = None
+    ) -> None:
         self.settings = settings
+        self.storage: Storage = storage if storage is not None else MemoryStorage()
         self._crypto: Optional[WeChatCrypto] = None
         if settings.safe_mode:
             self._crypto = WeChatCrypto(
@@ -119,7 +147,7 @@ class WeChatProtocol:
         if not _DIGITS.match(params.timestamp):
             raise RequestRejected(400, "invalid_timestamp", "timestamp must be digits")
         if params.signature and not _same(
-            _sign(self.settings.token, params.timestamp, params.nonce), params.signature
+            sign(self.settings.token, params.timestamp, params.nonce), params.signature
         ):
             raise RequestRejected(403, "invalid_signature", "signature does not match")
         now = time.time() if now is None else now
@@ -133,43 +161,15 @@ class WeChatProtocol:
         """The body to answer WeChat's GET URL check with (the echostr).
 
         The official account check signs token+timestamp+nonce and expects the
-        echostr back.  With an AES key and a ``msg_signature`` (the encrypted
-        variant, as WeCom does it), the echostr is checked and decrypted.
+        echostr back, in plain and safe mode alike (an encrypted echostr is
+        WeCom's variant, which this channel does not serve).
         """
         params = self.signed_params(args, now)
+        if not params.signature:
+            raise RequestRejected(400, "missing_signature", "signature is required")
         echostr = str(args.get("echostr") or "")
         if not echostr or len(echostr) > 1024:
             raise RequestRejected(400, "missing_echostr", "echostr is required")
-        if params.msg_signature:
-            if self._crypto is None:
-                raise RequestRejected(
-                    400, "encryption_not_configured", "no EncodingAESKey is configured"
-                )
-            if not _same(
-                _sign(self.settings.token, params.timestamp, params.nonce, echostr),
-                params.msg_signature,
-            ):
-                raise RequestRejected(
-                    403, "invalid_signature", "msg_signature does not match"
-                )
-            try:
-                # wechatpy keeps the echostr check private (_check_signature);
-                # it verifies the signature again and decrypts with the app id.
-                return str(
-                    self._crypto._check_signature(  # noqa: SLF001
-                        params.msg_signature,
-                        params.timestamp,
-                        params.nonce,
-                        echostr,
-                        PrpCrypto,
-                    )
-                )
-            except Exception as exc:  # wrong key, bad base64/padding, wrong app id
-                raise RequestRejected(
-                    400, "decryption_failed", "echostr cannot be decrypted"
-                ) from exc
-        if not params.signature:
-            raise RequestRejected(400, "missing_signature", "signature is required")
         return echostr
 
     # ---- bodies ---------------------------------------------------------------
@@ -183,12 +183,33 @@ class WeChatProtocol:
             raise RequestRejected(400, "missing_signature", "signature is required")
         if len(body) > self.settings.max_body_bytes:
             raise RequestRejected(413, "payload_too_large", "request body is too large")
+        self._refuse_replay(params, body)
         xml_text = _screen(body)
         if params.encrypt_type == "aes":
             xml_text = self._decrypt(xml_text, params)
         elif params.encrypt_type not in ("", "raw"):
             raise RequestRejected(400, "unsupported_encryption", "unknown encrypt_type")
         return _parse(xml_text), params
+
+    def _refuse_replay(self, params: SignedParams, body: bytes) -> None:
+        """Refuse a signed URL (timestamp + nonce) seen before with another body.
+
+        A WeChat retry of the same message repeats the body and passes (the
+        deduplicator then shares the first processing).  Entries live as long
+        as the timestamp window can accept the URL.
+        """
+        key = f"{REPLAY_NAMESPACE}{params.timestamp}:{params.nonce}"
+        digest = hashlib.sha256(body).hexdigest()
+        seen = self.storage.get(key)
+        if seen is None:
+            ttl = 2 * self.settings.timestamp_tolerance + 1
+            self.storage.set(key, digest, ttl)
+        elif not _same(str(seen), digest):
+            raise RequestRejected(
+                403,
+                "replayed_request",
+                "this signed URL was already used with another body",
+            )
 
     def _decrypt(self, xml_text: str, params: SignedParams) -> str:
         if self._crypto is None:
@@ -207,7 +228,7 @@ class WeChatProtocol:
                 400, "malformed_xml", "encrypted envelope is malformed"
             ) from exc
         if not _same(
-            _sign(self.settings.token, params.timestamp, params.nonce, encrypt),
+            sign(self.settings.token, params.timestamp, params.nonce, encrypt),
             params.msg_signature,
         ):
             raise RequestRejected(
@@ -247,7 +268,7 @@ class WeChatProtocol:
         reply = TextReply(
             source=incoming.account,
             target=incoming.openid,
-            content=_cdata_safe(text),
+            content=cdata_safe(text),
             time=timestamp,
         ).render()
         if params.encrypt_type == "aes" and self._crypto is not None:
@@ -276,7 +297,10 @@ def _parse(xml_text: str) -> Incoming:
     """Parse with wechatpy and copy the fields out, turning any failure into a 400."""
     try:
         message = parse_message(xml_text)
-        raw = message._data  # noqa: SLF001 - the parsed dict wechatpy keeps
+    except Exception as exc:  # expat errors, wrong root element
+        raise RequestRejected(400, "malformed_xml", "message XML is malformed") from exc
+    raw = _fields_of(message)  # an upstream change fails loudly, not as a 400
+    try:
         msg_type = _field(raw, "MsgType").lower()
         event = _field(raw, "Event").lower() if msg_type == "event" else ""
         openid = _field(raw, "FromUserName")
@@ -303,6 +327,21 @@ def _parse(xml_text: str) -> Incoming:
     )
 
 
+def _fields_of(message: Any) -> Dict[str, Any]:
+    """All elements of a parsed message: wechatpy keeps them in ``_data``.
+
+    Private upstream API (wechatpy 1.8): the message classes expose only the
+    fields they know, and we also need to tell absent from duplicated ones.
+    """
+    raw = getattr(message, "_data", None)
+    if not isinstance(raw, dict):
+        raise RuntimeError(
+            "wechatpy's parsed message has no _data dict any more; see "
+            "tests/channels/wechat/test_upstream_api.py"
+        )
+    return raw
+
+
 def _field(raw: Mapping[str, Any], name: str) -> str:
     """A leaf element's text ("" when absent); nested or repeated elements fail."""
     value = raw.get(name)
@@ -311,8 +350,3 @@ def _field(raw: Mapping[str, Any], name: str) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{name} is not a text element")
     return value
-
-
-def _cdata_safe(text: str) -> str:
-    """Text that cannot close the CDATA section wechatpy wraps it in."""
-    return text.replace("]]>", "]]]]><![CDATA[>")

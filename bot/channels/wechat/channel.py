@@ -1,4 +1,4 @@
-"""WeChat Official Account (公众号) channel for Rasa.
+"""The WeChat Official Account (公众号) input channel.
 
 Register it in ``credentials.yml`` as ``bot.channels.wechat.WeChatInput:``; WeChat
 then calls ``http://<host>:5005/webhooks/wechat/webhook``:
@@ -6,15 +6,20 @@ then calls ``http://<host>:5005/webhooks/wechat/webhook``:
 * ``GET``: the URL check (signature, timestamp, nonce, echostr).
 * ``POST``: a message or event, plain or AES-encrypted (safe mode).  Forged,
   stale, malformed or hostile requests get a 4xx with a stable ``reason`` and
-  never reach Rasa (see :mod:`bot.channels.wechat_protocol`).
+  never reach Rasa (see :mod:`bot.channels.wechat.protocol`).
 
-A text message goes to Rasa with the user's OpenID as sender id.  If Rasa
+A text message goes to Rasa, cleaned like every channel's
+(:func:`common.text.clean_user_text`), with the sender id ``wechat:<OpenID>``
+(replies go to the bare OpenID).  If Rasa
 answers within the reply budget (4.5 s by default; WeChat gives up after 5 s),
 the answer goes back as a passive XML reply; otherwise the channel answers
 ``success`` at once and delivers the answer through the customer-service API
-(:mod:`bot.channels.wechat_api`).  WeChat's retries of the same message share
-the first processing (:mod:`bot.channels.wechat_dedup`).  Settings:
-:mod:`bot.channels.wechat_config`.
+(:mod:`bot.channels.wechat.api`).  WeChat's retries of the same message share
+the first processing (:mod:`bot.channels.wechat.dedup`).  Settings:
+:mod:`bot.channels.wechat.config`; outside ``SHEBAO_ENV=development`` the
+channel refuses to start with development secrets or without safe mode.
+Replay guard, dedup and per-user memory share one
+:class:`common.storage.Storage` (in-process by default).
 """
 
 from __future__ import annotations
@@ -35,21 +40,22 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.wechat_api import (
+from bot.channels.wechat.api import (
     WeChatApiClient,
     WeChatApiError,
     WeChatCustomerServiceOutput,
 )
-from bot.channels.wechat_config import WeChatSettings
-from bot.channels.wechat_dedup import Deduplicator, Job
-from bot.channels.wechat_memory import UserMemory
-from bot.channels.wechat_protocol import (
+from bot.channels.wechat.config import WeChatSettings
+from bot.channels.wechat.constants import CHANNEL_NAME, SUCCESS, sender_id_of
+from bot.channels.wechat.dedup import Deduplicator, Job
+from bot.channels.wechat.memory import UserMemory
+from bot.channels.wechat.protocol import (
     Incoming,
     RequestRejected,
     SignedParams,
     WeChatProtocol,
 )
-from bot.channels.wechat_render import (
+from bot.channels.wechat.render import (
     TEXT_ONLY_NOTICE,
     TROUBLE_NOTICE,
     RenderedReply,
@@ -59,11 +65,11 @@ from bot.channels.wechat_render import (
 )
 from common.language import detect_language
 from common.redaction import redact_text
+from common.storage import MemoryStorage, Storage
+from common.text import clean_user_text
 
 logger = logging.getLogger(__name__)
 
-CHANNEL_NAME = "wechat"
-SUCCESS = "success"  # WeChat's "received, no passive reply" answer
 WELCOME_EVENTS = frozenset({"subscribe", "subscribe_scan"})
 TEXT_TYPES = frozenset({"text", "voice"})
 
@@ -112,21 +118,31 @@ class WeChatInput(InputChannel):
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WeChatInput":
         return cls(WeChatSettings.load(credentials))
 
-    def __init__(self, settings: Optional[WeChatSettings] = None) -> None:
+    def __init__(
+        self,
+        settings: Optional[WeChatSettings] = None,
+        storage: Optional[Storage] = None,
+    ) -> None:
         self.settings = settings or WeChatSettings.load()
-        self.protocol = WeChatProtocol(self.settings)
+        mode = self.settings.require_deployable()  # WeChatConfigError if unsafe
+        self.storage: Storage = storage if storage is not None else MemoryStorage()
+        self.protocol = WeChatProtocol(self.settings, self.storage)
         self.api = WeChatApiClient(
             self.settings.api_base_url,
             self.settings.app_id,
             self.settings.app_secret,
             self.settings.api_timeout_seconds,
         )
-        self.memory = UserMemory(self.settings.buttons_ttl_seconds)
-        self.jobs: Deduplicator[RenderedReply] = Deduplicator()
+        self.memory = UserMemory(
+            self.settings.buttons_ttl_seconds, storage=self.storage
+        )
+        self.jobs: Deduplicator[RenderedReply] = Deduplicator(storage=self.storage)
         if self.settings.uses_dev_secrets:
             logger.warning(
-                "wechat channel uses development credentials; set WECHAT_TOKEN, "
-                "WECHAT_APP_ID and WECHAT_APP_SECRET for a real official account"
+                "wechat channel uses development credentials (SHEBAO_ENV=%s); set "
+                "WECHAT_TOKEN, WECHAT_APP_ID and WECHAT_APP_SECRET for a real "
+                "official account",
+                mode,
             )
 
     def get_output_channel(self) -> Optional[OutputChannel]:
@@ -261,6 +277,7 @@ class WeChatInput(InputChannel):
             return
         job.deferred = True
         job.delivery = asyncio.ensure_future(self._deliver(job, openid))
+        job.delivery.add_done_callback(lambda _: self.jobs.keep(job))
 
     async def _deliver(self, job: Job[RenderedReply], openid: str) -> None:
         reply = await job.task
@@ -303,8 +320,8 @@ class WeChatInput(InputChannel):
                     payload = '/greet{"language": "%s"}' % language
                     return await self._ask_rasa(incoming, payload, on_new_message)
                 return RenderedReply()  # unsubscribe, menu, location reports: no answer
-            if incoming.msg_type in TEXT_TYPES and incoming.text.strip():
-                text = incoming.text
+            text = clean_user_text(incoming.text)
+            if incoming.msg_type in TEXT_TYPES and text.strip():
                 self.memory.remember_language(openid, detect_language(text))
                 number = numeric_choice(text)
                 button = self.memory.button(openid, number) if number else None
@@ -330,7 +347,7 @@ class WeChatInput(InputChannel):
         message = UserMessage(
             text,
             collector,
-            openid,
+            sender_id_of(openid),
             input_channel=CHANNEL_NAME,
             message_id=incoming.msg_id or None,
             metadata={

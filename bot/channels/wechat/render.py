@@ -12,11 +12,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional
 
-from common.language import detect_language
-
-ZH = "zh"
-EN = "en"
-DEFAULT_LANGUAGE = ZH  # WeChat users are addressed in Chinese until they write English
+from bot.channels.wechat.constants import DEFAULT_LANGUAGE
+from common.language import EN, ZH, detect_language
 
 NUMBER_PROMPT = {ZH: "回复数字选择：", EN: "Reply with a number:"}
 TEXT_ONLY_NOTICE = {

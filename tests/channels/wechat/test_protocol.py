@@ -7,8 +7,15 @@ import time
 import pytest
 import xmltodict
 
-from bot.channels.wechat_config import WeChatConfigError, WeChatSettings
-from bot.channels.wechat_protocol import RequestRejected, WeChatProtocol
+from bot.channels.wechat.config import WeChatConfigError, WeChatSettings
+from bot.channels.wechat.protocol import (
+    RequestRejected,
+    WeChatProtocol,
+    cdata,
+)
+from bot.channels.wechat.protocol import (
+    sign as protocol_sign,
+)
 from tests.support.fake_wechat import WeChatCallbacks, new_openid, sign
 
 TOKEN = "unit-token"
@@ -52,18 +59,24 @@ def test_url_verification_returns_echostr(plain: WeChatProtocol) -> None:
     assert rejected(plain.verify_url, args).reason == "invalid_signature"
 
 
-def test_encrypted_url_verification_decrypts_echostr(safe: WeChatProtocol) -> None:
-    from wechatpy.crypto import PrpCrypto
-
+def test_url_verification_needs_the_plain_signature(safe: WeChatProtocol) -> None:
+    """WeCom's encrypted echostr (msg_signature only) is not served."""
     ts, nonce = str(int(time.time())), "n2"
-    echostr = PrpCrypto(safe._crypto.key).encrypt("plain-echo", APP_ID).decode()
     args = {
-        "msg_signature": sign(TOKEN, ts, nonce, echostr),
+        "msg_signature": sign(TOKEN, ts, nonce, "enc"),
         "timestamp": ts,
         "nonce": nonce,
-        "echostr": echostr,
+        "echostr": "enc",
     }
-    assert safe.verify_url(args) == "plain-echo"
+    assert rejected(safe.verify_url, args).reason == "missing_signature"
+    args["signature"] = sign(TOKEN, ts, nonce)
+    assert safe.verify_url(args) == "enc"  # echoed as is, in safe mode too
+
+
+def test_signing_and_cdata_helpers() -> None:
+    assert protocol_sign(TOKEN, "1", "n") == sign(TOKEN, "1", "n")
+    assert cdata("a]]>b") == "<![CDATA[a]]]]><![CDATA[>b]]>"
+    assert xmltodict.parse("<x>" + cdata("a]]><y/>") + "</x>")["x"] == "a]]><y/>"
 
 
 def test_text_message_is_parsed(plain: WeChatProtocol, wechat: WeChatCallbacks) -> None:
@@ -75,7 +88,7 @@ def test_text_message_is_parsed(plain: WeChatProtocol, wechat: WeChatCallbacks) 
         openid,
         "你好",
     )
-    assert incoming.dedup_key == "msg:42"
+    assert incoming.dedup_key == f"msg:{openid}:42"  # scoped by the sender
 
 
 def test_event_dedup_key_is_user_and_create_time(

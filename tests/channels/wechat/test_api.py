@@ -7,12 +7,12 @@ from typing import Iterator
 
 import pytest
 
-from bot.channels.wechat_api import (
+from bot.channels.wechat.api import (
     WeChatApiClient,
     WeChatApiError,
     WeChatCustomerServiceOutput,
 )
-from bot.channels.wechat_memory import UserMemory
+from bot.channels.wechat.memory import UserMemory
 from tests.support.fake_wechat import FakeWeChatApi
 
 APP_ID, SECRET = "wxapiunit0000000", "api-unit-secret"
@@ -106,3 +106,24 @@ async def test_output_channel_sends_numbered_buttons(fake: FakeWeChatApi) -> Non
         "payload": "/request_human",
     }
     assert json.loads(fake.messages_to("oUser4")[-1]["raw"])["msgtype"] == "text"
+
+
+async def test_output_channel_addresses_the_bare_openid_of_a_sender_id(
+    fake: FakeWeChatApi,
+) -> None:
+    """Rasa's sender id is ``wechat:<OpenID>``; WeChat knows only the OpenID."""
+    client = WeChatApiClient(fake.base_url, APP_ID, SECRET)
+    memory = UserMemory(buttons_ttl=60)
+    output = WeChatCustomerServiceOutput(client, memory, max_reply_bytes=2048)
+    try:
+        await output.send_response(
+            "wechat:oUser5",
+            {"text": "请选择", "buttons": [{"title": "是", "payload": "/affirm"}]},
+        )
+    finally:
+        await client.close()
+    assert [m["text"]["content"] for m in fake.messages_to("oUser5")] == [
+        "请选择\n\n回复数字选择：\n1. 是"
+    ]
+    assert fake.messages_to("wechat:oUser5") == []
+    assert memory.button("oUser5", 1) == {"title": "是", "payload": "/affirm"}
