@@ -194,9 +194,7 @@ def redact_text(text: str) -> str:
                 j += 1
                 digit_count += 1
             elif (
-                folded[j] in _SEPARATORS
-                and j + 1 < length
-                and _is_digit(folded[j + 1])
+                folded[j] in _SEPARATORS and j + 1 < length and _is_digit(folded[j + 1])
             ):
                 j += 1
             else:
