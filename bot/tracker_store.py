@@ -3,8 +3,19 @@
 Transcripts are for support staff; they must never hold a resident ID number,
 a verification code or a phone number.  Every event is passed through
 :func:`common.redaction.redact_value` (user texts, slot values, entities, parse
-data, bot texts) before it is persisted, so neither the database nor Rasa's
-``/conversations/<id>/tracker`` API (which reads the store) can show them.
+data, metadata keys and values, bot texts) before it is persisted, so neither
+the database nor Rasa's ``/conversations/<id>/tracker`` API (which reads the
+store) can show them.
+
+Fail-closed: redaction never raises (metadata nested too deep or too large is
+replaced by a marker), and an event that still cannot be redacted or
+serialised is stored as a stub with only its type and timestamp, never as is.
+``save`` therefore does not fail on hostile input, so Rasa's
+``FailSafeTrackerStore`` never falls back to keeping the raw tracker.
+
+A sender id that itself contains personal data (a phone number used as the
+id) is stored as ``redacted:<keyed hash>`` (HMAC-SHA256 with
+``SHEBAO_TRACKER_SENDER_KEY``), so the same conversation is still found.
 
 Configured in ``endpoints.yml``:
 
@@ -15,42 +26,106 @@ Configured in ``endpoints.yml``:
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
+from typing import Any, Dict
 
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from common.redaction import redact_value
+from common.env import env_str
+from common.redaction import FAILED, redact_text, redact_value
 
 logger = logging.getLogger(__name__)
 
+SENDER_KEY_VARIABLE = "SHEBAO_TRACKER_SENDER_KEY"
+_DEV_SENDER_KEY = "shebao-development-sender-key"
+_NO_DIGITS = str.maketrans("0123456789", "ghijklmnop")
+
+
+def stored_sender_id(sender_id: str) -> str:
+    """``sender_id``, or a keyed hash of it if it contains personal data."""
+    if redact_text(sender_id) == sender_id:
+        return sender_id
+    key = env_str(SENDER_KEY_VARIABLE, _DEV_SENDER_KEY).encode("utf-8")
+    digest = hmac.new(key, sender_id.encode("utf-8"), hashlib.sha256).hexdigest()
+    return "redacted:" + digest[:32].translate(_NO_DIGITS)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def redacted_event_data(event: Event) -> Dict[str, Any]:
+    """The event as a dict with personal data masked; a stub if that fails."""
+    try:
+        data = redact_value(event.as_dict())
+        if isinstance(data, dict):
+            json.dumps(data)  # serialisable, as save() needs it
+            return data
+    except Exception:  # noqa: BLE001 - fail closed below
+        pass
+    logger.warning("Could not redact a %s event; storing a stub.", event.type_name)
+    timestamp = event.timestamp if _is_number(event.timestamp) else None
+    stub: Dict[str, Any] = {
+        "event": event.type_name,
+        "timestamp": timestamp,
+        "metadata": {"redaction": "failed"},
+    }
+    if event.type_name in ("user", "bot"):
+        stub["text"] = FAILED
+    if event.type_name == "user":
+        stub["parse_data"] = {"text": FAILED, "intent": {}, "entities": []}
+    return stub
+
 
 class RedactingSQLTrackerStore(SQLTrackerStore):
-    """``SQLTrackerStore`` whose stored events are redacted."""
+    """``SQLTrackerStore`` whose stored events and sender ids are redacted."""
+
+    def _event_query(
+        self, session: Any, sender_id: str, fetch_events_from_all_sessions: bool
+    ) -> Any:
+        return super()._event_query(
+            session, stored_sender_id(sender_id), fetch_events_from_all_sessions
+        )
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Store the events that are new since the last save, redacted.
 
-        Mirrors ``SQLTrackerStore.save`` (Rasa 3.6) with one change: the event
-        dict is redacted before it is serialised.  No event broker is used, so
-        nothing else sees unredacted events.
+        Mirrors ``SQLTrackerStore.save`` (Rasa 3.6) with two changes: the event
+        dict is redacted before it is serialised, and so is the sender id.  No
+        event broker is used, so nothing else sees unredacted events.
         """
+        sender_id = stored_sender_id(tracker.sender_id)
         with self.session_scope() as session:
             for event in self._additional_events(session, tracker):
-                data = redact_value(event.as_dict())
+                data = redacted_event_data(event)
+                parse_data = data.get("parse_data")
+                intent = (
+                    parse_data.get("intent") if isinstance(parse_data, dict) else None
+                )
+                intent_name = (
+                    intent.get(INTENT_NAME_KEY) if isinstance(intent, dict) else None
+                )
+                action_name = data.get("name")
+                timestamp = data.get("timestamp")
                 session.add(
                     self.SQLEvent(
-                        sender_id=tracker.sender_id,
+                        sender_id=sender_id,
                         type_name=event.type_name,
-                        timestamp=data.get("timestamp"),
-                        intent_name=data.get("parse_data", {})
-                        .get("intent", {})
-                        .get(INTENT_NAME_KEY),
-                        action_name=data.get("name"),
+                        timestamp=timestamp if _is_number(timestamp) else None,
+                        intent_name=intent_name
+                        if isinstance(intent_name, str)
+                        else None,
+                        action_name=action_name
+                        if isinstance(action_name, str)
+                        else None,
                         data=json.dumps(data),
                     )
                 )
             session.commit()
-        logger.debug("Tracker %s stored (redacted).", tracker.sender_id)
+        logger.debug("Tracker %s stored (redacted).", sender_id)

@@ -20,13 +20,38 @@ from common.redaction import redact_text
 _installed = False
 
 
+def _message_of(record: logging.LogRecord) -> str:
+    """``record.getMessage()``, or, if formatting fails (a logging bug such as
+    ``log("%d", "x")``), the message and the repr of its arguments: a bad log
+    call must never raise in the caller."""
+    try:
+        return record.getMessage()
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        message = str(record.msg)
+    except Exception:  # noqa: BLE001
+        message = "<unprintable log message>"
+    try:
+        arguments = repr(record.args)
+    except Exception:  # noqa: BLE001
+        arguments = "<unprintable arguments>"
+    return f"{message} (bad log arguments: {arguments})"
+
+
 def _redact_record(record: logging.LogRecord) -> logging.LogRecord:
-    record.msg = redact_text(record.getMessage())
+    try:
+        record.msg = redact_text(_message_of(record))
+    except Exception:  # noqa: BLE001 - never log what could not be redacted
+        record.msg = "[redacted: failed]"
     record.args = ()
     if record.exc_info and not record.exc_text:
-        record.exc_text = redact_text(
-            logging.Formatter().formatException(record.exc_info)
-        )
+        try:
+            record.exc_text = redact_text(
+                logging.Formatter().formatException(record.exc_info)
+            )
+        except Exception:  # noqa: BLE001
+            record.exc_text = "[redacted: traceback could not be formatted]"
     return record
 
 

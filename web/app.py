@@ -6,7 +6,8 @@ Routes:
   field says whether the vendored socket.io client is present (``make setup``).
 - ``GET /`` (and ``/?lang=en``): a mock city social-insurance bureau page that
   embeds the widget, with the Rasa URL from :class:`WebSettings` injected.
-- ``GET /widget/<file>``: the widget (``shebao-widget.js``, ``shebao-widget.css``)
+- ``GET /widget/<file>``: the widget (``shebao-widget.js``, ``shebao-widget.css``,
+  ``redact.js``)
   and the socket.io client it loads from the same folder (``socket.io.min.js``,
   copied into ``web/vendor/`` from npm at set-up; never from a CDN).
 - ``GET /demo/<file>``: the demo page's own stylesheet and images.
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 WIDGET_FILES: Dict[str, Tuple[str, str]] = {
     "shebao-widget.js": ("widget", "application/javascript; charset=utf-8"),
     "shebao-widget.css": ("widget", "text/css; charset=utf-8"),
+    "redact.js": ("widget", "application/javascript; charset=utf-8"),
     "socket.io.min.js": ("vendor", "application/javascript; charset=utf-8"),
     "socket.io.min.js.map": ("vendor", "application/json; charset=utf-8"),
 }

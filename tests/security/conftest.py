@@ -1,4 +1,5 @@
-"""Helpers for attacks on the running assistant."""
+"""Helpers for attacks on the running assistant, and the web tests' fixtures
+(browser, fake Rasa, web server) for the widget attacks."""
 
 from __future__ import annotations
 
@@ -6,6 +7,12 @@ from typing import Any, Dict, List
 
 import requests
 
+from tests.web.conftest import (  # noqa: F401
+    artifacts,
+    browser,
+    fake_rasa,
+    start_web_server,
+)
 from tools.devstack import Stack
 
 
@@ -22,4 +29,5 @@ def rest(stack: Stack, sender: str, text: str, **headers: str) -> List[Dict[str,
 
 
 def joined(replies: List[Dict[str, Any]]) -> str:
+    """All reply texts of one turn."""
     return "\n".join(r.get("text", "") for r in replies)

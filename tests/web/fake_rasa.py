@@ -38,15 +38,25 @@ BUTTONS = [
 ]
 
 
+ASK_ID = "查询前需要先核实身份。请输入您的18位居民身份证号码。"
+ASK_CODE = "验证码已发送到 138****5678，请在5分钟内输入6位验证码。"
+
+
 def create_app(name: str = "fake_rasa") -> Sanic:
     app = Sanic(name)
     channel = SocketIOInput(session_persistence=True)
+    received: list = []  # (sender id, text) of every message, for the tests
 
     async def on_new_message(message: UserMessage) -> None:
         out = message.output_channel
         text = message.text or ""
         who = message.sender_id
-        if text.startswith("/set_language"):
+        received.append([who, text])
+        if text == "verify":
+            await out.send_text_message(who, ASK_ID)
+        elif text == "code":
+            await out.send_text_message(who, ASK_CODE)
+        elif text.startswith("/set_language"):
             lang = json.loads(text[len("/set_language") :])["language"]
             reply = (
                 "Okay, I'll answer in English."
@@ -69,6 +79,10 @@ def create_app(name: str = "fake_rasa") -> Sanic:
             await out.send_text_message(who, f"echo: {text}")
 
     app.blueprint(channel.blueprint(on_new_message), url_prefix="/webhooks/socketio")
+
+    @app.get("/received")
+    async def received_messages(_request: Request) -> HTTPResponse:
+        return response.json(received)
 
     @app.get("/")
     async def health(_request: Request) -> HTTPResponse:

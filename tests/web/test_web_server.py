@@ -136,6 +136,7 @@ def test_demo_page_embeds_the_widget_with_the_configured_rasa_url(
     [
         ("/widget/shebao-widget.js", "application/javascript"),
         ("/widget/shebao-widget.css", "text/css"),
+        ("/widget/redact.js", "application/javascript"),
         ("/widget/socket.io.min.js", "application/javascript"),
         ("/demo/demo.css", "text/css"),
         ("/demo/emblem.svg", "image/svg+xml"),

@@ -11,6 +11,11 @@
  *
  * Security: bot and user text are untrusted. Everything is built with DOM
  * methods and textContent; no HTML string is ever parsed.
+ *
+ * Privacy: localStorage holds only masked text (redact.js, the same rules as
+ * common/redaction.py); answers typed while the bot asks for an ID number or
+ * a code are stored as stars. Stored history expires (data-history-hours);
+ * "clear" sends /end_chat and starts a new session.
  */
 (function () {
   "use strict";
@@ -49,6 +54,9 @@
     open: flag(data.open, false),
     storageKey: data.storageKey || "shebao-widget",
     maxHistory: parseInt(data.maxHistory || "200", 10) || 200,
+    // Stored history older than this is deleted (also other, closed tabs' logs).
+    historyHours: parseFloat(data.historyHours) > 0 ? parseFloat(data.historyHours) : 24,
+    redactUrl: data.redactSrc || new URL("redact.js", scriptUrl).href,
     clientUrl: data.socketioSrc || new URL("socket.io.min.js", scriptUrl).href,
     cssUrl: data.css || new URL("shebao-widget.css", scriptUrl).href,
   };
@@ -229,7 +237,60 @@
     rendered: [], // ids of the entries now in the log, in order
     unread: false,
     pendingLanguage: null,
+    // What this page showed, unmasked, by entry id: the current conversation
+    // stays readable on screen while storage only ever holds masked text.
+    shown: {},
+    pendingEnd: null, // a session id whose /end_chat could not be sent yet
+    restarting: false,
   };
+
+  // ------------------------------------------------------------- privacy
+  // Masking with the same rules as the server (redact.js, loaded before the
+  // widget connects). Until it loads, or if it cannot, every digit is masked.
+  function redact(text) {
+    var api = window.ShebaoRedact;
+    if (api && typeof api.redactText === "function") return api.redactText(String(text));
+    return Array.from(String(text))
+      .map(function (ch) {
+        return /\p{Nd}/u.test(ch) ? "*" : ch;
+      })
+      .join("");
+  }
+
+  // The bot's reply asking for an ID number or a code: the verification form
+  // is active, and what the resident answers is kept nowhere, even masked.
+  var ASKS_TO_TYPE = /请[^。！？\n]{0,20}输入|重新输入|please type|type it|type the full number/i;
+  var SECRET_WORDS = /身份证|验证码|ID number|code|number/i;
+
+  function verificationActive() {
+    var history = loadHistory();
+    for (var i = history.length - 1; i >= 0; i--) {
+      if (history[i].from !== "bot") continue;
+      var text = (state.shown[history[i].id] || history[i]).text;
+      return ASKS_TO_TYPE.test(text) && SECRET_WORDS.test(text);
+    }
+    return false;
+  }
+
+  function hidden(text) {
+    return String(text).replace(/[^\s]/gu, "*");
+  }
+
+  // The form of an entry that may be written to localStorage.
+  function storable(entry, secret) {
+    var copy = { id: entry.id, from: entry.from, text: secret ? hidden(entry.text) : redact(entry.text), ts: entry.ts };
+    if (entry.image) copy.image = entry.image;
+    if (entry.quick_replies) {
+      copy.quick_replies = entry.quick_replies.map(function (r) {
+        return { title: redact(r.title), payload: redact(r.payload) };
+      });
+    }
+    return copy;
+  }
+
+  function cutoff() {
+    return Date.now() - options.historyHours * 3600 * 1000;
+  }
 
   function t(key) {
     return STRINGS[state.lang][key];
@@ -277,7 +338,36 @@
 
   function readLog(key) {
     var entries = store.getJSON(key, []);
-    return Array.isArray(entries) ? entries.filter(validEntry) : [];
+    var oldest = cutoff();
+    return Array.isArray(entries)
+      ? entries.filter(function (entry) {
+          return validEntry(entry) && entry.ts >= oldest;
+        })
+      : [];
+  }
+
+  // Delete expired entries from every tab's log (a closed tab's log goes
+  // entirely), mask what an older widget version stored unmasked, and forget
+  // the session id once the whole conversation has expired.
+  function pruneStorage() {
+    var kept = 0;
+    store.keys(LOG_PREFIX).forEach(function (key) {
+      var raw = store.get(key);
+      var entries = readLog(key).map(function (entry) {
+        return storable(entry, false);
+      });
+      kept += entries.length;
+      if (!entries.length) store.remove(key);
+      else {
+        var value = JSON.stringify(entries);
+        if (value !== raw) store.set(key, value);
+      }
+    });
+    var seen = parseFloat(store.get("seen") || "0");
+    if (!kept && seen < cutoff()) {
+      store.remove("session");
+      store.remove("seen");
+    }
   }
 
   // The conversation as all tabs logged it, in time order, each message once.
@@ -294,18 +384,20 @@
   }
 
   // Append to this tab's own log (only this tab writes it).
-  function logEntry(entry) {
+  function logEntry(entry, secret) {
     var key = LOG_PREFIX + tabId;
     var entries = readLog(key);
-    entries.push(entry);
+    state.shown[entry.id] = entry;
+    entries.push(storable(entry, secret));
+    store.set("seen", String(Date.now()));
     if (entries.length > options.maxHistory) {
       entries = entries.slice(entries.length - options.maxHistory);
     }
     store.set(key, JSON.stringify(entries));
   }
 
-  function appendEntry(entry) {
-    logEntry(entry);
+  function appendEntry(entry, secret) {
+    logEntry(entry, secret);
     renderHistory();
   }
 
@@ -528,6 +620,7 @@
   }
 
   function renderEntry(entry) {
+    entry = state.shown[entry.id] || entry;
     var mine = entry.from === "user";
     var bubble = el("div", { className: "bubble", lang: looksChinese(entry.text) ? "zh-CN" : "en" });
     if (entry.text) {
@@ -553,6 +646,7 @@
   }
 
   function renderQuickReplies(entry) {
+    entry = state.shown[entry.id] || entry;
     var replies = (entry.quick_replies || []).filter(function (r) {
       return r && r.title;
     });
@@ -741,13 +835,14 @@
     var text = String(payload || "").trim();
     if (!text) return false;
     if (!(state.socket && state.connection === "online" && state.sessionConfirmed)) return false;
+    var secret = verificationActive();
     state.socket.emit("user_uttered", {
       message: text,
       session_id: sessionId(),
       metadata: { language: state.lang },
     });
     if (shownText) {
-      appendEntry({ id: randomId(), from: "user", text: String(shownText), ts: Date.now() });
+      appendEntry({ id: randomId(), from: "user", text: String(shownText), ts: Date.now() }, secret);
     }
     showTyping(true);
     return true;
@@ -802,20 +897,42 @@
     return sendMessage('/set_language{"language":"' + lang + '"}', null);
   }
 
+  // "Clear history" ends the chat: the bot is told (/end_chat forgets the
+  // verified session on the server), the local keys go, and a new session id
+  // starts a new conversation. The socket reconnects so that it leaves the
+  // old conversation's room and no late reply of it shows up here.
   function clearHistory() {
+    var oldSession = store.get("session");
+    var socket = state.socket;
+    var online = !!(socket && state.connection === "online" && state.sessionConfirmed);
+    if (oldSession) {
+      if (online) sendEndChat(oldSession);
+      else state.pendingEnd = oldSession;
+    }
     store.keys(LOG_PREFIX).forEach(function (key) {
       store.remove(key);
     });
     store.remove("session");
+    store.remove("seen");
+    state.shown = {};
     state.rendered = [];
     while (ui.log.firstChild) ui.log.removeChild(ui.log.firstChild);
     while (ui.welcome.firstChild) ui.welcome.removeChild(ui.welcome.firstChild);
     renderHistory();
+    showTyping(false);
     // A fresh session id: the old conversation can't be continued from here.
     state.sessionConfirmed = false;
     renderConnection();
-    if (state.socket && state.socket.connected) requestSession();
+    if (socket && socket.connected) {
+      state.restarting = true;
+      socket.disconnect();
+      socket.connect();
+    }
     ui.input.focus();
+  }
+
+  function sendEndChat(id) {
+    state.socket.emit("user_uttered", { message: "/end_chat", session_id: id, metadata: { language: state.lang } });
   }
 
   function requestSession() {
@@ -835,6 +952,10 @@
     state.socket = socket;
     socket.on("connect", function () {
       state.everConnected = true;
+      if (state.pendingEnd) {
+        sendEndChat(state.pendingEnd);
+        state.pendingEnd = null;
+      }
       requestSession();
     });
     socket.on("session_confirm", function (confirmed) {
@@ -853,6 +974,11 @@
     socket.on("disconnect", function (reason) {
       state.sessionConfirmed = false;
       showTyping(false);
+      if (state.restarting) {
+        state.restarting = false;
+        setConnection("connecting");
+        return;
+      }
       setConnection("reconnecting");
       if (reason === "io server disconnect") socket.connect();
     });
@@ -860,6 +986,19 @@
       state.sessionConfirmed = false;
       setConnection(state.everConnected ? "reconnecting" : "offline");
     });
+  }
+
+  function loadRedactor(then) {
+    if (window.ShebaoRedact) {
+      then();
+      return;
+    }
+    var tag = document.createElement("script");
+    tag.src = options.redactUrl;
+    tag.async = true;
+    tag.addEventListener("load", then);
+    tag.addEventListener("error", then); // the fallback masks every digit
+    document.head.appendChild(tag);
   }
 
   function loadClient() {
@@ -976,7 +1115,16 @@
     document.body.appendChild(host);
     applyStrings();
     setOpen(state.open, false);
-    loadClient();
+    loadRedactor(function () {
+      pruneStorage();
+      renderHistory();
+      loadClient();
+    });
+    // Expire history in a tab that stays open, too.
+    window.setInterval(function () {
+      pruneStorage();
+      renderHistory();
+    }, 60 * 1000);
   }
 
   // Public hooks for the host page (and tests): open, close, switch language.
@@ -988,6 +1136,7 @@
       setOpen(false, true);
     },
     setLanguage: setLanguage,
+    clearHistory: clearHistory,
   };
 
   if (document.body) start();
