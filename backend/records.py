@@ -40,7 +40,7 @@ class NewPerson:
         """From a body already validated against ``schemas.PERSON_IN``."""
         enrollment = body["enrollment"]
         return cls(
-            id_number=body["id_number"].upper(),
+            id_number=body["id_number"],
             name=body["name"],
             residency_type=body["residency_type"],
             region=body["region"],

@@ -258,9 +258,18 @@ def _strict_pattern(
 _FORMATS = FormatChecker(["date"])
 
 
+def canonical_id_number(value: str) -> str:
+    """The API's one spelling of an ID number: the check character upper-case.
+
+    Bodies, paths and queries are normalised here, once, so handlers and
+    the database only ever see this form.
+    """
+    return value.upper()
+
+
 @_FORMATS.checks(ID_NUMBER_FORMAT)
 def _is_id_number(value: object) -> bool:
-    return not isinstance(value, str) or is_valid_id_number(value.upper())
+    return not isinstance(value, str) or is_valid_id_number(canonical_id_number(value))
 
 
 _Validator = extend(Draft7Validator, {"pattern": _strict_pattern})
@@ -365,6 +374,8 @@ def parse_body(body: bytes, schema: Dict[str, Any]) -> Dict[str, Any]:
     if not isinstance(document, dict):
         raise ApiError(400, "invalid_body", "The body must be a JSON object.")
     validate(schema, document)
+    if isinstance(document.get("id_number"), str):
+        document["id_number"] = canonical_id_number(document["id_number"])
     return document
 
 
@@ -375,7 +386,7 @@ def parse_id_number(value: Optional[str], field: str = "id_number") -> str:
         raise ApiError(
             400, "missing_field", f"Field '{field}' is required.", field=field
         )
-    candidate = value.upper()
+    candidate = canonical_id_number(value)
     if not is_valid_id_number(candidate):
         raise ApiError(
             400,

@@ -37,6 +37,7 @@ from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
+from common.deployment import require_production_secret
 from common.env import env_str
 from common.redaction import FAILED, redact_text, redact_value
 
@@ -47,11 +48,10 @@ _DEV_SENDER_KEY = "shebao-development-sender-key"
 _NO_DIGITS = str.maketrans("0123456789", "ghijklmnop")
 
 
-def stored_sender_id(sender_id: str) -> str:
+def stored_sender_id(sender_id: str, key: bytes) -> str:
     """``sender_id``, or a keyed hash of it if it contains personal data."""
     if redact_text(sender_id) == sender_id:
         return sender_id
-    key = env_str(SENDER_KEY_VARIABLE, _DEV_SENDER_KEY).encode("utf-8")
     digest = hmac.new(key, sender_id.encode("utf-8"), hashlib.sha256).hexdigest()
     return "redacted:" + digest[:32].translate(_NO_DIGITS)
 
@@ -86,11 +86,18 @@ def redacted_event_data(event: Event) -> Dict[str, Any]:
 class RedactingSQLTrackerStore(SQLTrackerStore):
     """``SQLTrackerStore`` whose stored events and sender ids are redacted."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Rasa's store, plus the sender-id key (refused in production if a dev value)."""
+        key = env_str(SENDER_KEY_VARIABLE, _DEV_SENDER_KEY)
+        require_production_secret(SENDER_KEY_VARIABLE, key, (_DEV_SENDER_KEY,))
+        self._sender_key = key.encode("utf-8")
+        super().__init__(*args, **kwargs)
+
     def _event_query(
         self, session: Any, sender_id: str, fetch_events_from_all_sessions: bool
     ) -> Any:
         return super()._event_query(
-            session, stored_sender_id(sender_id), fetch_events_from_all_sessions
+            session, stored_sender_id(sender_id, self._sender_key), fetch_events_from_all_sessions
         )
 
     async def save(self, tracker: DialogueStateTracker) -> None:
@@ -100,7 +107,7 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         dict is redacted before it is serialised, and so is the sender id.  No
         event broker is used, so nothing else sees unredacted events.
         """
-        sender_id = stored_sender_id(tracker.sender_id)
+        sender_id = stored_sender_id(tracker.sender_id, self._sender_key)
         with self.session_scope() as session:
             for event in self._additional_events(session, tracker):
                 data = redacted_event_data(event)

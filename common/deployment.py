@@ -45,11 +45,11 @@ def secret_problem(
     if not value:
         return f"{name} is not set"
     if value in set(dev_values):
-        return f"{name} is the committed development value"
-    if len(value) < MIN_SECRET_CHARS or len(set(value)) < 8:
-        return (
-            f"{name} must be a random value of at least {MIN_SECRET_CHARS} characters"
-        )
+        return f"{name} is a development default"
+    if len(value) < MIN_SECRET_CHARS:
+        return f"{name} is shorter than {MIN_SECRET_CHARS} characters"
+    if len(set(value)) < MIN_SECRET_DISTINCT:
+        return f"{name} has fewer than {MIN_SECRET_DISTINCT} distinct characters"
     return None
 
 

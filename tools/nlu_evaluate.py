@@ -94,7 +94,7 @@ def main(argv: List[str]) -> int:
     parser.add_argument("--model", type=Path, default=Path("var/models"))
     parser.add_argument("--data", type=Path, default=Path("tests/nlu_heldout.yml"))
     parser.add_argument("--out", type=Path, default=Path("var/reports/nlu"))
-    parser.add_argument("--training", type=Path, default=Path("data"))
+    parser.add_argument("--training", type=Path, default=Path("data/nlu"))
     parser.add_argument("--min-f1", type=float, default=0.85)
     args = parser.parse_args(argv)
 

@@ -62,13 +62,13 @@ def verification_blueprint() -> Blueprint:
         body = parse_body(request.body, VERIFICATION_START_IN)
         service = request.app.ctx.verification
         client = client_identity(request, request.app.ctx.settings.client_secret)
-        result = await service.start(body["id_number"].upper(), client)
+        result = await service.start(body["id_number"], client)
         return json(result)
 
     @bp.post("/verification/check")
     async def check(request: Request) -> HTTPResponse:
         body = parse_body(request.body, VERIFICATION_CHECK_IN)
         service = request.app.ctx.verification
-        return json(await service.check(body["id_number"].upper(), body["code"]))
+        return json(await service.check(body["id_number"], body["code"]))
 
     return bp

@@ -13,13 +13,15 @@ from rasa.shared.core.events import SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.tracker_store import RedactingSQLTrackerStore
+from common.deployment import UnsafeForProduction
 
 ID = "330102199003071230"
 PHONE = "13812345678"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> RedactingSQLTrackerStore:
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RedactingSQLTrackerStore:
+    monkeypatch.setenv("SHEBAO_ENV", "development")  # the committed sender key
     return RedactingSQLTrackerStore(
         Domain.empty(), dialect="sqlite", db=str(tmp_path / "tracker.sqlite3")
     )
@@ -101,3 +103,14 @@ async def test_event_that_cannot_be_redacted_is_stored_as_stub(
     stored = _all_text(store)
     assert ID not in stored and '"redaction": "failed"' in stored
     assert await store.retrieve("web-4") is not None
+
+
+def test_tracker_store_refuses_the_development_sender_key_in_production(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHEBAO_ENV", "production")
+    monkeypatch.delenv("SHEBAO_TRACKER_SENDER_KEY", raising=False)
+    with pytest.raises(UnsafeForProduction, match="SHEBAO_TRACKER_SENDER_KEY"):
+        RedactingSQLTrackerStore(
+            Domain.empty(), dialect="sqlite", db=str(tmp_path / "tracker.sqlite3")
+        )

@@ -1,0 +1,54 @@
+"""Rasa internals our plug-ins rely on: fail loudly when an upgrade changes them.
+
+``bot/tracker_store.py`` overrides ``SQLTrackerStore.save`` and calls its
+private ``_additional_events``; ``bot/channels/rest.py`` overrides the private
+``_extract_*`` hooks of Rasa's ``RestInput``; ``bot/channels/socketio.py``
+replaces handlers on the ``AsyncServer`` Rasa's ``SocketIOInput`` creates and
+sets its engine.io ``cors_allowed_origins``.  If Rasa renames any of these,
+the plug-ins would silently fall back to Rasa's behaviour (unredacted events,
+unvalidated input, any origin) — these tests fail first.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import rasa
+from rasa.core.channels.rest import RestInput
+from rasa.core.channels.socketio import SocketIOInput
+from rasa.core.tracker_store import SQLTrackerStore
+
+UPGRADE = "Rasa {version} changed an internal API that {what} relies on; re-check it"
+
+
+def test_rasa_is_the_pinned_version() -> None:
+    assert rasa.__version__ == "3.6.21", UPGRADE.format(
+        version=rasa.__version__, what="bot/"
+    )
+
+
+def test_sql_tracker_store_internals_used_by_the_redacting_store() -> None:
+    parameters = list(inspect.signature(SQLTrackerStore._additional_events).parameters)
+    assert parameters == ["self", "session", "tracker"], UPGRADE.format(
+        version=rasa.__version__, what="bot/tracker_store.py"
+    )
+    query = list(inspect.signature(SQLTrackerStore._event_query).parameters)
+    assert query == ["self", "session", "sender_id", "fetch_events_from_all_sessions"]
+    for name in ("session_scope", "SQLEvent", "save"):
+        assert hasattr(SQLTrackerStore, name), name
+
+
+def test_rest_input_still_reads_the_request_through_the_hooks_we_override() -> None:
+    source = inspect.getsource(RestInput.blueprint)
+    for hook in ("_extract_sender", "_extract_message", "_extract_input_channel", "get_metadata"):
+        assert f"self.{hook}(" in source, UPGRADE.format(
+            version=rasa.__version__, what=f"bot/channels/rest.py ({hook})"
+        )
+
+
+def test_socketio_input_exposes_the_server_we_harden() -> None:
+    source = inspect.getsource(SocketIOInput.blueprint)
+    assert "self.sio = sio" in source and "AsyncServer(" in source, UPGRADE.format(
+        version=rasa.__version__, what="bot/channels/socketio.py"
+    )
+    assert "session_request" in source and "self.user_message_evt" in source
