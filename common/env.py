@@ -10,7 +10,9 @@ variable in the error instead of failing later with a bare ``ValueError``.
 from __future__ import annotations
 
 import os
-from typing import Mapping, Optional, Tuple
+from typing import Callable, Mapping, Optional, Tuple, TypeVar
+
+T = TypeVar("T")
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
@@ -33,30 +35,34 @@ def env_str(
     return default if value is None else value
 
 
-def env_int(
-    name: str, default: int, environ: Optional[Mapping[str, str]] = None
-) -> int:
-    """The variable as an integer, or ``default``."""
+def _parsed(
+    name: str,
+    default: T,
+    convert: Callable[[str], T],
+    kind: str,
+    environ: Optional[Mapping[str, str]],
+) -> T:
     value = _raw(name, environ)
     if value is None:
         return default
     try:
-        return int(value.strip())
+        return convert(value.strip())
     except ValueError:
-        raise ConfigError(f"{name} must be an integer, not {value!r}") from None
+        raise ConfigError(f"{name} must be {kind}, not {value!r}") from None
+
+
+def env_int(
+    name: str, default: int, environ: Optional[Mapping[str, str]] = None
+) -> int:
+    """The variable as an integer, or ``default``."""
+    return _parsed(name, default, int, "an integer", environ)
 
 
 def env_float(
     name: str, default: float, environ: Optional[Mapping[str, str]] = None
 ) -> float:
     """The variable as a number, or ``default``."""
-    value = _raw(name, environ)
-    if value is None:
-        return default
-    try:
-        return float(value.strip())
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, not {value!r}") from None
+    return _parsed(name, default, float, "a number", environ)
 
 
 def env_bool(

@@ -15,7 +15,9 @@ from typing import Dict, Iterator, Optional, Tuple
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("actions", "backend", "bot", "common", "tools", "web")
 ENV_HELPERS = {"env_str", "env_int", "env_float", "env_bool", "env_list"}
-VARIABLE = re.compile(r"^(SHEBAO|BACKEND|WECHAT|RASA|WEB|ACTIONS|CONSOLE)_[A-Z0-9_]+$|^DATABASE_URL$")
+VARIABLE = re.compile(
+    r"^(SHEBAO|BACKEND|WECHAT|RASA|WEB|ACTIONS|CONSOLE)_[A-Z0-9_]+$|^DATABASE_URL$"
+)
 NOT_SETTINGS = {"RASA_CACHE_DIRECTORY"}
 
 
@@ -33,7 +35,9 @@ def env_reads() -> Iterator[Tuple[str, Optional[object], Path]]:
                     and isinstance(node.args[0], ast.Constant)
                 ):
                     default = node.args[1] if len(node.args) > 1 else None
-                    literal = default.value if isinstance(default, ast.Constant) else None
+                    literal = (
+                        default.value if isinstance(default, ast.Constant) else None
+                    )
                     yield str(node.args[0].value), literal, path
                 elif isinstance(node, ast.Constant) and isinstance(node.value, str):
                     if VARIABLE.match(node.value) and node.value not in NOT_SETTINGS:
@@ -76,11 +80,18 @@ def test_documented_defaults_are_the_codes() -> None:
             continue
         default_cell = rows[name].split("|")[2]
         if f"`{default}`" not in default_cell:
-            wrong.append(f"{name}: code says {default!r} ({path.name}), README {default_cell.strip()}")
+            wrong.append(
+                f"{name}: code says {default!r} ({path.name}), README {default_cell.strip()}"
+            )
     assert sorted(set(wrong)) == []
 
 
 def test_the_scan_finds_reads() -> None:
     """Guard the guard: the scan sees settings of several deployables."""
     names = {name for name, _, _ in env_reads()}
-    assert {"SHEBAO_ENV", "BACKEND_SECRET", "SHEBAO_BACKEND_URL", "WECHAT_TOKEN"} <= names
+    assert {
+        "SHEBAO_ENV",
+        "BACKEND_SECRET",
+        "SHEBAO_BACKEND_URL",
+        "WECHAT_TOKEN",
+    } <= names

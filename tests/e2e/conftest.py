@@ -8,6 +8,7 @@ from typing import Any, Callable, Dict, List
 import pytest
 import requests
 
+from tests.support.stack import stored_tracker
 from tools.devstack import Stack
 
 Chat = Callable[[str], List[Dict[str, Any]]]
@@ -39,13 +40,7 @@ def tracker(stack: Stack, sender_id: str) -> Callable[[], Dict[str, Any]]:
     """The stored conversation of this test's user, read through the HTTP API."""
 
     def _get() -> Dict[str, Any]:
-        response = requests.get(
-            f"{stack.rasa_url}/conversations/rest:{sender_id}/tracker",
-            params={"token": stack.rasa_token},
-            timeout=30,
-        )
-        assert response.status_code == 200, response.text
-        return response.json()
+        return stored_tracker(stack, f"rest:{sender_id}")  # REST senders are namespaced
 
     return _get
 

@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from tests.support.fake_wechat import FakeWeChatApi, Reply, WeChatCallbacks, new_openid
+from tests.support.stack import stored_tracker
 from tests.support.wechat_app import AES_KEY, APP_ID, TOKEN
 from tools.devstack import Stack
 
@@ -52,17 +53,6 @@ def zh_responses(stack: Stack, name: str) -> List[Dict[str, Any]]:
     ]
 
 
-def tracker(stack: Stack, sender_id: str) -> Dict[str, Any]:
-    response = requests.get(
-        # not percent-encoded: Rasa does not decode the id (":" would become %3A)
-        f"{stack.rasa_url}/conversations/{sender_id}/tracker",
-        params={"token": stack.rasa_token},
-        timeout=30,
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 async def answer(reply: Reply, wechat_api: FakeWeChatApi, openid: str) -> str:
     """The answer: passive, or (a cold first turn may miss the budget) by the API."""
     assert reply.status == 200, reply.body
@@ -84,10 +74,12 @@ async def test_signed_plain_chinese_text_gets_the_assistants_greeting(
     greetings = [v["text"] for v in zh_responses(stack, "utter_greet")]
     assert any(content.startswith(text.split("**")[0]) for text in greetings), content
     assert "回复数字选择：\n1. " in content
-    events = tracker(stack, f"wechat:{openid}")["events"]
+    events = stored_tracker(stack, f"wechat:{openid}")["events"]
     [user] = [e for e in events if e["event"] == "user"]
     assert (user["text"], user["input_channel"]) == ("你好", "wechat")
-    assert not [e for e in tracker(stack, openid)["events"] if e["event"] == "user"]
+    assert not [
+        e for e in stored_tracker(stack, openid)["events"] if e["event"] == "user"
+    ]
 
 
 async def test_encrypted_chinese_text_gets_an_encrypted_answer(

@@ -57,3 +57,15 @@ def latest_code(stack: Stack, id_number: str) -> str:
     )
     assert response.status_code == 200, response.text
     return response.json()["messages"][-1]["code"]
+
+
+def stored_tracker(stack: Stack, sender_id: str) -> dict:
+    """A conversation as Rasa's HTTP API returns it (``sender_id`` with its channel prefix)."""
+    response = requests.get(
+        # not percent-encoded: Rasa does not decode the id (":" would become %3A)
+        f"{stack.rasa_url}/conversations/{sender_id}/tracker",
+        params={"token": stack.rasa_token},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()

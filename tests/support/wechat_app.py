@@ -102,13 +102,15 @@ _app_names = itertools.count(1)
 
 @contextlib.asynccontextmanager
 async def serve_channel(
-    channel: WeChatInput, on_new_message: Callable[[UserMessage], Any]
+    channel: Any,
+    on_new_message: Callable[[UserMessage], Any],
+    prefix: str = "/webhooks/wechat",
 ) -> AsyncIterator[str]:
-    """Serve ``channel`` on a free port; yields its webhook URL."""
+    """Serve any Rasa input ``channel`` under ``prefix`` on a free port; yields its webhook URL."""
     Sanic.test_mode = True
     app = Sanic(f"wechat_test_{next(_app_names)}")
     app.config.ACCESS_LOG = False
-    app.blueprint(channel.blueprint(on_new_message), url_prefix="/webhooks/wechat")
+    app.blueprint(channel.blueprint(on_new_message), url_prefix=prefix)
     port = free_port()
     server = await app.create_server(
         host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
@@ -118,7 +120,7 @@ async def serve_channel(
     await server.before_start()
     await server.after_start()
     try:
-        yield f"http://127.0.0.1:{port}/webhooks/wechat/webhook"
+        yield f"http://127.0.0.1:{port}{prefix}/webhook"
     finally:
         await server.before_stop()
         close = server.close()
