@@ -19,6 +19,8 @@ export SHEBAO_VAR_DIR     ?= $(abspath $(VAR))
 export SHEBAO_ACTIONS_URL ?= http://127.0.0.1:5055
 export SHEBAO_TRACKER_URL ?= sqlite:///$(abspath $(VAR))/tracker.sqlite3
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+# Rasa would otherwise send telemetry and crash reports over the network.
+export RASA_TELEMETRY_ENABLED ?= false
 export RASA_CACHE_DIRECTORY ?= $(abspath $(VAR))/rasa-cache
 export PYTHONPATH := $(CURDIR)
 

@@ -176,6 +176,8 @@ def build_stack(
         "BACKEND_MODE": os.environ.get("BACKEND_MODE") or "development",
         "WEB_PORT": str(settings.web_port),
         "PYTHONUNBUFFERED": "1",
+        # no telemetry or crash reports leave the machine
+        "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         **(extra_env or {}),
     }

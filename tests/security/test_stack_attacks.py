@@ -229,24 +229,58 @@ def test_backend_stays_on_loopback_when_the_chat_is_published(
 
 
 # ---- production profile: every service refuses development secrets ----------------
-@pytest.mark.parametrize(
-    "module, setting",
-    [("actions", "SHEBAO_ACTIONS_TOKEN")],
-)
-def test_service_refuses_to_start_in_production_with_a_dev_secret(
-    module: str, setting: str
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+PRODUCTION_STARTS = {
+    "actions": ([sys.executable, "-m", "actions"], {}, "SHEBAO_ACTIONS_TOKEN"),
+    "backend": ([sys.executable, "-m", "backend", "serve"], {}, "BACKEND_SECRET"),
+    "rasa": (
+        [
+            _bin("rasa"),
+            "run",
+            "--model",
+            "var/models",
+            "--port",
+            "1",
+            "--credentials",
+            "credentials.yml",
+            "--endpoints",
+            "endpoints.yml",
+        ],
+        {
+            "SHEBAO_ACTIONS_URL": "http://127.0.0.1:1",
+            "SHEBAO_ACTIONS_TOKEN": "x",
+            "SHEBAO_TRACKER_URL": "sqlite:////nonexistent/never-written.sqlite3",
+        },
+        "SHEBAO_",
+    ),
+}
+
+
+@pytest.mark.parametrize("service", sorted(PRODUCTION_STARTS))
+def test_service_refuses_to_start_in_production_with_development_settings(
+    service: str, tmp_path: Path
 ) -> None:
+    command, extra, setting = PRODUCTION_STARTS[service]
     result = subprocess.run(
-        [sys.executable, "-m", module],
+        command,
         cwd=REPO_ROOT,
         env={
             "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
             "PYTHONPATH": str(REPO_ROOT),
             "SHEBAO_ENV": "production",
+            "SHEBAO_VAR_DIR": str(tmp_path),
+            "RASA_TELEMETRY_ENABLED": "false",
+            **extra,
         },
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
     )
-    assert result.returncode != 0
-    assert setting in result.stderr
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-2000:]
+    assert "UnsafeForProduction" in output or "refus" in output.lower(), output[-2000:]
+    assert setting in output
