@@ -60,20 +60,35 @@ class IdentitySessions:
         return int(pending["wrong"])
 
     def verified(
-        self, sender_id: str, token: str, ttl: float, channel: Optional[str] = None
+        self,
+        sender_id: str,
+        token: str,
+        ttl: float,
+        channel: Optional[str] = None,
+        client: Optional[str] = None,
     ) -> None:
         """The code was right: keep the token for follow-ups, drop the ID number.
 
-        The token is bound to the channel the code was typed on; a request
-        from any other channel does not get it.
+        The token is bound to the channel the code was typed on and to the
+        client that typed it (the channel's fingerprint of its address, or the
+        WeChat OpenID): the same conversation from elsewhere must verify again.
         """
         self._storage.delete(_PENDING + sender_id)
-        self._storage.set(_TOKEN + sender_id, {"token": token, "channel": channel}, ttl)
+        self._storage.set(
+            _TOKEN + sender_id,
+            {"token": token, "channel": channel, "client": client},
+            ttl,
+        )
 
-    def token(self, sender_id: str, channel: Optional[str] = None) -> Optional[str]:
-        """The conversation's access token, while valid and only on its own channel."""
+    def token(
+        self,
+        sender_id: str,
+        channel: Optional[str] = None,
+        client: Optional[str] = None,
+    ) -> Optional[str]:
+        """The access token, while valid, only on its own channel and for its own client."""
         value = self._storage.get(_TOKEN + sender_id)
-        if not value or value["channel"] != channel:
+        if not value or value["channel"] != channel or value["client"] != client:
             return None
         return str(value["token"])
 

@@ -94,9 +94,9 @@ class ValidateContributionInquiryForm(FormValidationAction):
     ) -> List[Text]:
         # Already verified in this conversation, or the inquiry had to stop:
         # nothing to ask, the form ends and the records (or the reason) follow.
-        if SESSIONS.token(tracker.sender_id, _channel(tracker)) or tracker.get_slot(
-            FAILURE_SLOT
-        ):
+        if SESSIONS.token(
+            tracker.sender_id, _channel(tracker), client_key(tracker)
+        ) or tracker.get_slot(FAILURE_SLOT):
             return []
         return FORM_SLOTS
 
@@ -160,7 +160,11 @@ class ValidateContributionInquiryForm(FormValidationAction):
         except BackendError:
             return _stop("unavailable", "verification_code")
         SESSIONS.verified(
-            sender_id, token, ttl=settings().verified_ttl, channel=_channel(tracker)
+            sender_id,
+            token,
+            ttl=settings().verified_ttl,
+            channel=_channel(tracker),
+            client=client_key(tracker),
         )
         return {"verification_code": MASKED_CODE, "code_problem": None}
 
@@ -268,7 +272,7 @@ class ActionFetchContributions(Action):
         if failure:
             SESSIONS.forget_pending(sender_id)
             return reset + [SlotSet("inquiry_outcome", failure)]
-        token = SESSIONS.token(sender_id, _channel(tracker))
+        token = SESSIONS.token(sender_id, _channel(tracker), client_key(tracker))
         if token is None:
             return reset + [SlotSet("inquiry_outcome", "verification_expired")]
         year = inquiry_year(tracker.get_slot("inquiry_year"))

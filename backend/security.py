@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from typing import Optional
 
@@ -21,6 +22,7 @@ from sanic import Request
 
 from backend.errors import ApiError
 from common.identity import mask_phone
+from common.tokens import as_bytes, same_secret
 
 _BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="shebao"'}
 # Real mainland mobile prefixes, for the decoy masked phone of unknown IDs.
@@ -60,13 +62,22 @@ _MOBILE_PREFIXES = (
 
 def keyed_hash(secret: str, purpose: str, value: str) -> str:
     """Hex HMAC-SHA256 of ``value`` for one ``purpose``."""
-    message = f"{purpose}\x00{value}".encode("utf-8")
+    message = as_bytes(f"{purpose}\x00{value}")
     return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
+# Six digits that read as a year and month (199001-209912) are periods, which
+# redaction must leave visible ("2025-03" paid); codes never look like one, so
+# every code a resident types is masked in transcripts.
+_PERIOD_LIKE = re.compile(r"(19|20)[0-9]{2}(0[1-9]|1[0-2])")
+
+
 def new_code() -> str:
-    """A uniformly random 6-digit one-time code."""
-    return f"{secrets.randbelow(1_000_000):06d}"
+    """A random 6-digit one-time code that cannot be mistaken for a period."""
+    while True:
+        code = f"{secrets.randbelow(1_000_000):06d}"
+        if not _PERIOD_LIKE.fullmatch(code):
+            return code
 
 
 def new_token() -> str:
@@ -108,7 +119,7 @@ def require_bearer(request: Request) -> str:
 def require_admin(request: Request, admin_token: str) -> None:
     """401 without a bearer token, 403 with the wrong one."""
     token = require_bearer(request)
-    if not hmac.compare_digest(token.encode("utf-8"), admin_token.encode("utf-8")):
+    if not same_secret(token, admin_token):
         raise ApiError(403, "forbidden", "This token may not manage records.")
 
 

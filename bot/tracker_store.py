@@ -26,13 +26,14 @@ Configured in ``endpoints.yml``:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import logging
-from typing import Any, Dict
+from typing import Any, Dict, Iterator
 
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, ensure_schema_exists
 from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
@@ -40,6 +41,7 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from common.deployment import require_production_secret
 from common.env import env_str
 from common.redaction import FAILED, redact_text, redact_value
+from common.tokens import as_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -48,12 +50,25 @@ _DEV_SENDER_KEY = "shebao-development-sender-key"
 _NO_DIGITS = str.maketrans("0123456789", "ghijklmnop")
 
 
+# Web sender ids are the browser's session secret: whoever knows one can resume
+# that conversation, so transcripts keep only a keyed hash of them.
+SECRET_SENDER_PREFIXES = ("web:",)
+
+
 def stored_sender_id(sender_id: str, key: bytes) -> str:
-    """``sender_id``, or a keyed hash of it if it contains personal data."""
-    if redact_text(sender_id) == sender_id:
+    """``sender_id`` as the transcript keeps it.
+
+    A sender id that is a credential (``web:<session id>``) or contains
+    personal data (a phone number) is replaced by a keyed hash, under its
+    channel prefix where it has one, so staff still see the channel.
+    """
+    secret_prefix = next(
+        (p for p in SECRET_SENDER_PREFIXES if sender_id.startswith(p)), None
+    )
+    if secret_prefix is None and redact_text(sender_id) == sender_id:
         return sender_id
-    digest = hmac.new(key, sender_id.encode("utf-8"), hashlib.sha256).hexdigest()
-    return "redacted:" + digest[:32].translate(_NO_DIGITS)
+    digest = hmac.new(key, as_bytes(sender_id), hashlib.sha256).hexdigest()
+    return (secret_prefix or "redacted:") + digest[:32].translate(_NO_DIGITS)
 
 
 def _is_number(value: Any) -> bool:
@@ -86,6 +101,21 @@ def redacted_event_data(event: Event) -> Dict[str, Any]:
 class RedactingSQLTrackerStore(SQLTrackerStore):
     """``SQLTrackerStore`` whose stored events and sender ids are redacted."""
 
+    @contextlib.contextmanager
+    def session_scope(self) -> Iterator[Any]:
+        """A database session; an error is raised to the caller, never an exit.
+
+        Rasa's own ``session_scope`` turns *any* ``ValueError`` inside it
+        (a ``UnicodeEncodeError`` from an odd sender id, say) into
+        ``print_error_and_exit`` — one bad request would stop the server.
+        """
+        session = self.sessionmaker()
+        try:
+            ensure_schema_exists(session)
+            yield session
+        finally:
+            session.close()
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Rasa's store, plus the sender-id key (refused in production if a dev value)."""
         key = env_str(SENDER_KEY_VARIABLE, _DEV_SENDER_KEY)
@@ -97,7 +127,9 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         self, session: Any, sender_id: str, fetch_events_from_all_sessions: bool
     ) -> Any:
         return super()._event_query(
-            session, stored_sender_id(sender_id, self._sender_key), fetch_events_from_all_sessions
+            session,
+            stored_sender_id(sender_id, self._sender_key),
+            fetch_events_from_all_sessions,
         )
 
     async def save(self, tracker: DialogueStateTracker) -> None:

@@ -74,6 +74,10 @@ def install_record_factory() -> None:
         return _redact_record(previous(*args, **kwargs))
 
     logging.setLogRecordFactory(factory)
+    # Python warnings (Rasa warns with the user's text, e.g. "Failed to parse
+    # arguments in line '/greet{...}'") would go straight to stderr, around the
+    # records; as ``py.warnings`` records they are masked like the rest.
+    logging.captureWarnings(True)
     _installed = True
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 
 from sanic import Blueprint, Request
@@ -10,6 +9,7 @@ from sanic.response import HTTPResponse, json
 
 from backend.errors import ApiError
 from backend.schemas import VERIFICATION_CHECK_IN, VERIFICATION_START_IN, parse_body
+from common.tokens import same_secret
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ def is_trusted_client(request: Request, client_secret: str) -> bool:
     offered = request.headers.get(CLIENT_SECRET_HEADER)
     if offered is None:
         return False
-    if hmac.compare_digest(offered.encode("utf-8"), client_secret.encode("utf-8")):
+    if same_secret(offered, client_secret):
         return True
     # Never log the value: a misconfigured action server would leak its secret.
     logger.warning("ignoring a wrong %s header", CLIENT_SECRET_HEADER)

@@ -16,7 +16,6 @@ format), before anything reaches the conversation.  Also:
 
 from __future__ import annotations
 
-import hmac
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import UserMessage
@@ -28,7 +27,13 @@ from sanic.response import HTTPResponse
 
 from bot.channels.metadata import channel_metadata, client_fingerprint
 from bot.channels.settings import ChannelSettings
-from common.text import MAX_MESSAGE_CHARS, MAX_SENDER_CHARS, strip_control_characters
+from common.text import (
+    MAX_MESSAGE_CHARS,
+    MAX_SENDER_CHARS,
+    is_valid_sender_id,
+    strip_control_characters,
+)
+from common.tokens import same_secret
 
 ALLOWED_FIELDS = frozenset({"sender", "message", "metadata"})
 
@@ -51,10 +56,10 @@ def validated_body(request: Request) -> Dict[str, Any]:
     if unknown:
         raise _bad_request("unknown_field", f"Unknown field(s): {', '.join(unknown)}.")
     sender = body.get("sender")
-    if not isinstance(sender, str) or not 0 < len(sender) <= MAX_SENDER_CHARS:
+    if not is_valid_sender_id(sender):
         raise _bad_request(
             "invalid_sender",
-            f"'sender' must be a string of 1-{MAX_SENDER_CHARS} characters.",
+            f"'sender' must be 1-{MAX_SENDER_CHARS} characters of A-Z a-z 0-9 . _ : @ = + -",
         )
     message = body.get("message", "")
     if not isinstance(message, str):
@@ -88,7 +93,7 @@ class RestInput(RasaRestInput):
         self, on_new_message: Callable[[UserMessage], Awaitable[None]]
     ) -> Blueprint:
         blueprint = super().blueprint(on_new_message)
-        expected = self.settings.rest_api_key.encode("utf-8")
+        expected = self.settings.rest_api_key
 
         @blueprint.middleware("request")
         async def require_api_key(request: Request) -> Optional[HTTPResponse]:
@@ -96,7 +101,7 @@ class RestInput(RasaRestInput):
                 return None
             header = request.headers.get("Authorization") or ""
             given = header[len("Bearer ") :] if header.startswith("Bearer ") else ""
-            if not hmac.compare_digest(given.encode("utf-8"), expected):
+            if not same_secret(given, expected):
                 return response.json(
                     {
                         "status": "failure",

@@ -4,6 +4,7 @@
 |---|---|---|
 | ``SHEBAO_CORS_ORIGINS`` | ``http://127.0.0.1:8080`` | browser origins allowed to reach Rasa (socket.io handshake; the launcher passes the same list to ``rasa run --cors``) |
 | ``SHEBAO_SESSION_SECRET`` | development value | HMAC key of server-issued web session ids and client fingerprints |
+| ``SHEBAO_SESSION_MAX_AGE`` | ``604800`` | seconds a web session id stays valid (after that the widget starts a new conversation) |
 | ``SHEBAO_REST_API_KEY`` | empty (development: none needed) | bearer key REST clients must send; required in production |
 """
 
@@ -17,7 +18,7 @@ from common.deployment import (
     is_development,
     require_production_secret,
 )
-from common.env import env_list, env_str
+from common.env import env_int, env_list, env_str
 
 DEV_SESSION_SECRET = "dev-session-secret"
 DEFAULT_CORS_ORIGINS = "http://127.0.0.1:8080"
@@ -30,6 +31,7 @@ class ChannelSettings:
     cors_origins: Tuple[str, ...] = (DEFAULT_CORS_ORIGINS,)
     session_secret: str = DEV_SESSION_SECRET
     rest_api_key: str = ""
+    session_max_age: int = 7 * 24 * 3600
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "ChannelSettings":
@@ -40,6 +42,7 @@ class ChannelSettings:
                 "SHEBAO_SESSION_SECRET", DEV_SESSION_SECRET, environ
             ),
             rest_api_key=env_str("SHEBAO_REST_API_KEY", "", environ),
+            session_max_age=env_int("SHEBAO_SESSION_MAX_AGE", 604800, environ),
         )
 
     def check_for_production(self, environ: Optional[Mapping[str, str]] = None) -> None:

@@ -38,7 +38,9 @@ import hashlib
 import hmac
 import inspect
 import logging
+import re
 import secrets
+import time
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import UserMessage
@@ -49,31 +51,41 @@ from sanic import Blueprint
 from bot.channels.metadata import channel_metadata, client_fingerprint
 from bot.channels.settings import ChannelSettings
 from common.text import clean_user_text
+from common.tokens import as_bytes
 
 logger = logging.getLogger(__name__)
 
 SENDER_PREFIX = "web:"
-_RANDOM_HEX = 32  # 128 bits
+_RANDOM_HEX = 24  # 96 bits
+_TIME_HEX = 8  # issue time, seconds since the epoch
 _MAC_HEX = 32
+SESSION_ID = re.compile(r"[0-9a-f]{%d}" % (_RANDOM_HEX + _TIME_HEX + _MAC_HEX))
 
 
-def _mac(secret: str, random_part: str) -> str:
-    digest = hmac.new(secret.encode(), random_part.encode(), hashlib.sha256)
+def _mac(secret: str, body: str) -> str:
+    digest = hmac.new(as_bytes(secret), body.encode("ascii"), hashlib.sha256)
     return digest.hexdigest()[:_MAC_HEX]
 
 
-def issue_session_id(secret: str) -> str:
-    """A new session id: 128 random bits and their HMAC (hex)."""
-    random_part = secrets.token_hex(_RANDOM_HEX // 2)
-    return random_part + _mac(secret, random_part)
+def issue_session_id(secret: str, now: Optional[float] = None) -> str:
+    """A new session id: random bits, the issue time, and their HMAC (hex)."""
+    issued = int(time.time() if now is None else now)
+    body = secrets.token_hex(_RANDOM_HEX // 2) + f"{issued:0{_TIME_HEX}x}"
+    return body + _mac(secret, body)
 
 
-def valid_session_id(value: Any, secret: str) -> Optional[str]:
-    """``value`` if this server issued it, else ``None``."""
-    if not isinstance(value, str) or len(value) != _RANDOM_HEX + _MAC_HEX:
+def valid_session_id(
+    value: Any, secret: str, max_age: float, now: Optional[float] = None
+) -> Optional[str]:
+    """``value`` if this server issued it less than ``max_age`` seconds ago, else ``None``."""
+    if not isinstance(value, str) or SESSION_ID.fullmatch(value) is None:
         return None
-    random_part, mac = value[:_RANDOM_HEX], value[_RANDOM_HEX:]
-    if not hmac.compare_digest(mac, _mac(secret, random_part)):
+    body, mac = value[:-_MAC_HEX], value[-_MAC_HEX:]
+    if not hmac.compare_digest(mac, _mac(secret, body)):
+        return None
+    issued = int(body[_RANDOM_HEX:], 16)
+    current = time.time() if now is None else now
+    if not 0 <= current - issued <= max_age:
         return None
     return value
 
@@ -102,7 +114,9 @@ class SocketIOInput(RasaSocketIOInput):
 
         async def session_request(sid: Text, data: Any = None) -> None:
             requested = data.get("session_id") if isinstance(data, dict) else None
-            session_id = valid_session_id(requested, secret) or issue_session_id(secret)
+            session_id = valid_session_id(
+                requested, secret, self.settings.session_max_age
+            ) or issue_session_id(secret)
             sender_id = SENDER_PREFIX + session_id
             self._senders[sid] = sender_id
             if self.session_persistence:

@@ -216,7 +216,7 @@ async def test_unreachable_backend_ends_the_inquiry_politely(
 async def test_a_year_the_backend_refuses_gets_an_answer_not_a_crash(
     sender, domain, year
 ):
-    SESSIONS.verified(sender, "some-token", ttl=60)
+    SESSIONS.verified(sender, "some-token", ttl=60, client=sender)
     events = await ActionFetchContributions().run(
         CollectingDispatcher(), tracker_for(sender, {"inquiry_year": year}), domain
     )

@@ -34,6 +34,11 @@ def test_sql_tracker_store_internals_used_by_the_redacting_store() -> None:
     )
     query = list(inspect.signature(SQLTrackerStore._event_query).parameters)
     assert query == ["self", "session", "sender_id", "fetch_events_from_all_sessions"]
+    import rasa.core.tracker_store as tracker_store_module
+
+    assert callable(
+        tracker_store_module.ensure_schema_exists
+    )  # our session_scope uses it
     for name in ("session_scope", "SQLEvent", "save"):
         assert hasattr(SQLTrackerStore, name), name
 

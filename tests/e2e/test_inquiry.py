@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import sqlite3
 from pathlib import Path
 from typing import Dict, Iterator
 
 import pytest
-import requests
 
-from backend.settings import DEV_ADMIN_TOKEN
-from common.identity import make_id_number, mask_id_number
+from common.identity import mask_id_number
 from tests.e2e.conftest import texts
-from tests.support.stack import latest_code
+from tests.support.stack import latest_code, register_resident
 from tools.devstack import Stack
 
 pytestmark = pytest.mark.stack
@@ -31,45 +28,7 @@ PHONE = "13712345678"
 @pytest.fixture
 def person(stack: Stack) -> Dict[str, str]:
     """An urban resident enrolled since 2024-01 at ¥350/month, paid 2024 and 2025-01..06."""
-    id_number = make_id_number(
-        "440305",
-        "1985%02d%02d" % (random.randint(1, 12), random.randint(1, 28)),
-        "%03d" % random.randint(0, 999),
-    )
-    admin = {"Authorization": f"Bearer {DEV_ADMIN_TOKEN}"}
-    body = {
-        "id_number": id_number,
-        "name": "测试居民",
-        "residency_type": "urban",
-        "region": "深圳市南山区",
-        "phone": PHONE,
-        "enrollment": {
-            "scheme": "urban_resident_medical",
-            "since": "2024-01-01",
-            "monthly_amount": "350.00",
-        },
-    }
-    response = requests.post(
-        f"{stack.backend_url}/api/v1/persons", json=body, headers=admin, timeout=10
-    )
-    assert response.status_code == 201, response.text
-    months = [f"2024-{m:02d}" for m in range(1, 13)] + [
-        f"2025-{m:02d}" for m in range(1, 7)
-    ]
-    for period in months:
-        response = requests.post(
-            f"{stack.backend_url}/api/v1/persons/{id_number}/contributions",
-            json={
-                "period": period,
-                "amount": "350.00",
-                "paid_on": f"{period}-15",
-                "channel": "wechat",
-            },
-            headers=admin,
-            timeout=10,
-        )
-        assert response.status_code == 201, response.text
-    return {"id_number": id_number}
+    return {"id_number": register_resident(stack, phone=PHONE)}
 
 
 def wrong_code(code: str) -> str:

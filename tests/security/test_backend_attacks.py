@@ -433,3 +433,12 @@ def test_production_without_a_gateway_says_what_is_missing(
     with caplog.at_level("WARNING", logger="backend"):
         create_app(_production())
     assert any("no SMS gateway" in record.getMessage() for record in caplog.records)
+
+
+def test_no_code_looks_like_a_period_so_every_typed_code_is_masked() -> None:
+    """Redaction leaves periods (202503) visible; a code must never be one."""
+    from backend.security import new_code
+    from common.redaction import redact_text
+
+    codes = {new_code() for _ in range(20_000)}
+    assert all(redact_text(f"验证码 {code}") == "验证码 ******" for code in codes)

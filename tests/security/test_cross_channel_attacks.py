@@ -8,10 +8,9 @@ import time
 import aiohttp
 import pytest
 
-from backend.demo import DEMO_ID_NUMBER
 from tests.security.conftest import joined, rest
 from tests.support.fake_wechat import WeChatCallbacks, new_openid
-from tests.support.stack import latest_code, stored_tracker
+from tests.support.stack import latest_code, register_resident, stored_tracker
 from tests.support.wechat_app import AES_KEY, APP_ID, TOKEN
 from tools.devstack import Stack
 
@@ -27,11 +26,12 @@ async def verify_on_wechat(stack: Stack, openid: str) -> None:
         f"{stack.rasa_url}/webhooks/wechat/webhook", TOKEN, APP_ID, AES_KEY
     )
     async with aiohttp.ClientSession() as http:
-        for text in ("我2025年交了哪几个月", DEMO_ID_NUMBER):
+        id_number = register_resident(stack)
+        for text in ("我2025年交了哪几个月", id_number):
             reply = await wechat.post(http, wechat.text(openid, text), timeout=60)
             assert reply.status == 200, reply.body
         await asyncio.sleep(1)  # the ID turn may still be running (deferred reply)
-        code = latest_code(stack, DEMO_ID_NUMBER)
+        code = latest_code(stack, id_number)
         reply = await wechat.post(http, wechat.text(openid, code), timeout=60)
         assert reply.status == 200, reply.body
     deadline = time.monotonic() + 60

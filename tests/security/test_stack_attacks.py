@@ -8,11 +8,13 @@ the target.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import subprocess
 import sys
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -21,7 +23,7 @@ import websockets
 from backend.demo import DEMO_ID_NUMBER
 from tests.security.conftest import joined, rest
 from tests.support.socketio_client import Client
-from tests.support.stack import latest_code
+from tests.support.stack import latest_code, register_resident
 from tools.devstack import REPO_ROOT, Stack, build_stack
 from tools.settings import StackSettings
 
@@ -33,10 +35,11 @@ RECORDS_MARK = "Months paid"
 
 
 def verify_over_rest(stack: Stack, sender: str) -> str:
-    """A full verified inquiry as REST ``sender``; the records answer."""
+    """A full verified inquiry as REST ``sender`` (a resident of its own); the records answer."""
+    id_number = register_resident(stack)
     rest(stack, sender, RECORDS_QUESTION)
-    rest(stack, sender, DEMO_ID_NUMBER)
-    return joined(rest(stack, sender, latest_code(stack, DEMO_ID_NUMBER)))
+    rest(stack, sender, id_number)
+    return joined(rest(stack, sender, latest_code(stack, id_number)))
 
 
 def victim_action_call(sender_id: str) -> dict:
@@ -75,6 +78,63 @@ def test_action_server_refuses_unsigned_webhook(stack: Stack) -> None:
     assert requests.get(f"{stack.actions_url}/health", timeout=5).status_code == 200
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{x",
+        b"[]",
+        b'{"next_action": "action_fetch_contributions"}',
+        b'{"next_action": "a", "tracker": "x"}',
+    ],
+)
+def test_action_server_answers_malformed_calls_with_400(
+    stack: Stack, body: bytes
+) -> None:
+    response = requests.post(
+        f"{stack.actions_url}/webhook",
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-Shebao-Action-Token": stack.env["SHEBAO_ACTIONS_TOKEN"],
+        },
+        timeout=10,
+    )
+    assert response.status_code == 400, response.text
+
+
+@pytest.mark.parametrize("header", ["X-Shebao-Action-Token"])
+def test_non_utf8_secret_headers_get_401_not_500(stack: Stack, header: str) -> None:
+    response = requests.post(
+        f"{stack.actions_url}/webhook",
+        data=b"{}",
+        headers={header.encode(): b"\xff\xe9"},
+        timeout=10,
+    )
+    assert response.status_code == 401
+
+
+def test_non_utf8_bearer_tokens_get_4xx_from_the_backend(stack: Stack) -> None:
+    for path, method in (
+        ("/api/v1/me/contributions", "GET"),
+        ("/api/v1/persons", "POST"),
+    ):
+        response = requests.request(
+            method,
+            f"{stack.backend_url}{path}",
+            data=b"{}",
+            headers={b"Authorization": b"Bearer \xe9\xe9"},
+            timeout=10,
+        )
+        assert 400 <= response.status_code < 500, (path, response.status_code)
+    response = requests.post(
+        f"{stack.backend_url}/api/v1/verification/start",
+        json={"id_number": DEMO_ID_NUMBER},
+        headers={b"X-Shebao-Client-Secret": b"\xff"},
+        timeout=10,
+    )
+    assert response.status_code < 500
+
+
 def listening_addresses(port: int) -> set:
     """Local addresses with a listening TCP socket on ``port`` (from /proc)."""
     found = set()
@@ -104,6 +164,48 @@ def test_rest_sender_cannot_reuse_another_rest_senders_verification_by_prefix(
         assert RECORDS_MARK not in answer and "ID number" in answer
 
 
+def rest_from(stack: Stack, source: str, sender: str, text: str) -> str:
+    """One REST turn sent from the local address ``source`` (another client)."""
+    url = urlsplit(stack.rasa_url)
+    connection = http.client.HTTPConnection(
+        url.hostname or "127.0.0.1", url.port, timeout=30, source_address=(source, 0)
+    )
+    try:
+        body = json.dumps({"sender": sender, "message": text})
+        connection.request(
+            "POST", "/webhooks/rest/webhook", body, {"Content-Type": "application/json"}
+        )
+        response = connection.getresponse()
+        assert response.status == 200
+        return joined(json.loads(response.read()))
+    finally:
+        connection.close()
+
+
+def test_a_verification_does_not_follow_the_sender_id_to_another_client(
+    stack: Stack,
+) -> None:
+    victim = f"victim-{uuid.uuid4().hex[:8]}"
+    assert RECORDS_MARK in verify_over_rest(stack, victim)  # from 127.0.0.1
+    answer = rest_from(stack, "127.0.0.2", victim, RECORDS_FOLLOW_UP)
+    assert RECORDS_MARK not in answer and "ID number" in answer
+
+
+def test_odd_sender_ids_are_refused_and_the_server_lives_on(stack: Stack) -> None:
+    for sender in ("a\ud800", "a\u0000b", "has space", "x" * 129):
+        response = requests.post(
+            f"{stack.rasa_url}/webhooks/rest/webhook",
+            data=json.dumps({"sender": sender, "message": "hi"}),
+            headers={"Content-Type": "application/json"},
+            timeout=30,
+        )
+        assert (
+            response.status_code == 400
+            and response.json()["reason"] == "invalid_sender"
+        )
+    assert "Hello" in joined(rest(stack, f"after-{uuid.uuid4().hex[:6]}", "hello"))
+
+
 async def turn(client: Client, message: str) -> str:
     """Send one message; every bot message of that turn (until 2 s of quiet)."""
     await client.say({"message": message})
@@ -119,10 +221,11 @@ async def verify_over_socketio(stack: Stack) -> tuple:
     """A verified inquiry in a web (socket.io) session: (session id, records answer)."""
     client = await Client().connect(stack.rasa_url)
     try:
+        id_number = register_resident(stack)
         session_id = await client.session(None)
         await turn(client, RECORDS_QUESTION)
-        await turn(client, DEMO_ID_NUMBER)
-        answer = await turn(client, latest_code(stack, DEMO_ID_NUMBER))
+        await turn(client, id_number)
+        answer = await turn(client, latest_code(stack, id_number))
         return session_id, answer
     finally:
         await client.close()

@@ -148,7 +148,7 @@ async def test_clear_history_ends_the_chat_on_the_server(
     await expect(widget.messages).to_have_count(0)
     await widget.wait_online()
     received = json.loads(urllib.request.urlopen(fake_rasa.url + "/received").read())
-    assert [old_session, "/end_chat"] in received
+    assert ["web:" + old_session, "/end_chat"] in received  # web senders are namespaced
     new_session = await page.evaluate("localStorage.getItem('shebao-widget:session')")
     assert new_session and new_session != old_session
     stored = _squeezed(await page.evaluate(DUMP_STORAGE))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
 import tempfile
 from pathlib import Path
 from typing import Mapping, Optional
 
 import requests
 
+from backend.settings import DEV_ADMIN_TOKEN
+from common.identity import make_id_number
 from tools.devstack import Stack, build_stack, free_port
 from tools.settings import StackSettings
 
@@ -69,3 +72,50 @@ def stored_tracker(stack: Stack, sender_id: str) -> dict:
     )
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def register_resident(stack: Stack, phone: str = "13712345678") -> str:
+    """A new insured person in the stack's backend; their ID number.
+
+    Urban, enrolled since 2024-01 at ¥350/month, paid 2024 and 2025-01..06.
+    Each test gets its own, so the backend's per-ID limits never interfere.
+    """
+    id_number = make_id_number(
+        "440305",
+        "1985%02d%02d" % (random.randint(1, 12), random.randint(1, 28)),
+        "%03d" % random.randint(0, 999),
+    )
+    admin = {"Authorization": f"Bearer {DEV_ADMIN_TOKEN}"}
+    body = {
+        "id_number": id_number,
+        "name": "测试居民",
+        "residency_type": "urban",
+        "region": "深圳市南山区",
+        "phone": phone,
+        "enrollment": {
+            "scheme": "urban_resident_medical",
+            "since": "2024-01-01",
+            "monthly_amount": "350.00",
+        },
+    }
+    response = requests.post(
+        f"{stack.backend_url}/api/v1/persons", json=body, headers=admin, timeout=10
+    )
+    assert response.status_code == 201, response.text
+    months = [f"2024-{m:02d}" for m in range(1, 13)] + [
+        f"2025-{m:02d}" for m in range(1, 7)
+    ]
+    for period in months:
+        response = requests.post(
+            f"{stack.backend_url}/api/v1/persons/{id_number}/contributions",
+            json={
+                "period": period,
+                "amount": "350.00",
+                "paid_on": f"{period}-15",
+                "channel": "wechat",
+            },
+            headers=admin,
+            timeout=10,
+        )
+        assert response.status_code == 201, response.text
+    return id_number

@@ -68,7 +68,7 @@ async def test_buttons_arrive_as_quick_replies(clients):
 async def test_a_malformed_session_id_gets_a_fresh_one(clients, bad_id):
     first, _ = clients
     confirmed = await first.session(bad_id)
-    assert re.fullmatch(r"[0-9a-f]{64}", confirmed)
+    assert re.fullmatch(r"[0-9a-f]{64}", confirmed)  # random + issue time + HMAC
     assert confirmed != bad_id
 
 
