@@ -83,13 +83,13 @@ def test_verified_inquiry_in_english_then_a_follow_up_year(stack, chat, person):
     assert "137****5678" in reply and "6-digit" in reply
     reply = texts(chat(latest_code(stack, person["id_number"])))
     assert "**2025**" in reply
-    assert "2025-01–2025-06 (6 months)" in reply
+    assert "January–June 2025 (6 months)" in reply
     assert "¥2,100.00" in reply
-    assert "Owed: 6 months (2025-07–2025-12), ¥2,100.00" in reply
-    assert "2025-06 ¥350.00 (2025-06-15)" in reply
+    assert "Owed: 6 months (July–December 2025), ¥2,100.00" in reply
+    assert "June 2025, ¥350.00 (paid on 15 June 2025)" in reply
 
     reply = texts(chat("and 2024?"))  # no second verification
-    assert "**2024**" in reply and "2024-01–2024-12 (12 months)" in reply
+    assert "**2024**" in reply and "January–December 2024 (12 months)" in reply
     assert "¥4,200.00" in reply and "nothing for 2024" in reply
 
 
@@ -98,6 +98,32 @@ def test_verified_inquiry_in_chinese(stack, chat, person):
     assert "137****5678" in texts(chat(f"我的身份证号是{person['id_number']}"))
     reply = texts(chat(f"验证码 {latest_code(stack, person['id_number'])}"))
     assert "2025年" in reply and "共6个月" in reply and "欠费：6个月" in reply
+
+
+def test_how_much_do_i_owe_after_a_year_totals_every_year(stack, chat, person):
+    """Enrolled 2024-01, paid 2024 and 2025-01..06: 2025 owes six months, and
+    every month of the backend's current year up to now is owed too."""
+    chat("我2024年交了哪几个月")
+    chat(person["id_number"])
+    reply = texts(chat(latest_code(stack, person["id_number"])))
+    assert "2024年1月至12月" in reply and "2024年无欠费" in reply
+    reply = texts(chat("我还欠多少钱"))
+    assert "所有年份合计欠费" in reply
+    assert "2025年7月至12月（6个月，¥2,100.00）" in reply
+    assert "2025年" in reply.split("所有年份合计欠费")[1]
+    assert "2025-" not in reply and "2024-" not in reply
+
+
+def test_a_year_before_enrolment_is_not_owed(stack, chat, person):
+    chat("what did I pay in 2023?")
+    chat(person["id_number"])
+    reply = texts(chat(latest_code(stack, person["id_number"])))
+    assert "not enrolled in 2023" in reply and "January 2024" in reply
+
+
+def test_an_id_number_as_first_message_sends_the_code(stack, chat, person):
+    reply = texts(chat(f"我的身份证号是{person['id_number']}"))
+    assert "137****5678" in reply
 
 
 def test_id_number_typo_gets_an_explanation_and_another_try(stack, chat, person):
@@ -165,7 +191,7 @@ def test_stored_transcript_keeps_no_secrets(stack, chat, tracker, sender_id, per
     chat("which months of 2025 have I paid?")
     chat(f"my id number is {id_number}, phone {PHONE}")
     code = latest_code(stack, id_number)
-    assert "2025-01–2025-06" in texts(chat(code))
+    assert "January–June 2025" in texts(chat(code))
 
     rows = stored_events(stack, sender_id)
     assert len(rows) > 10
