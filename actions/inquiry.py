@@ -379,34 +379,43 @@ def _current_month_note(figures: YearFigures, today: date, lang: str) -> str:
         return ""
     this_month = month_name(f"{today.year:04d}-{today.month:02d}", lang)
     if lang == "zh":
-        return f"（欠费计算到本月，即{this_month}）"
-    return f" (counted up to and including {this_month}, the current month)"
+        return f"（计算到本月，即{this_month}）"
+    return f", counted up to and including {this_month}, the current month"
+
+
+STATUS_ZH = {"suspended": "暂停", "terminated": "终止"}
 
 
 def status_notes(figures: YearFigures, today: date, language: Optional[str]) -> str:
-    """Extra answer lines: pending, refunded, a suspended enrolment ("" if none)."""
+    """Extra answer lines: the current month, pending and refunded months, an
+    enrolment that is not active ("" if none)."""
     lang = _lang(language)
+    zh = lang == "zh"
     lines = []
+    note = _current_month_note(figures, today, lang)
+    if note:
+        lines.append(f"- 欠费{note}" if zh else f"- Months owed are{note.lstrip(',')}")
+    pending = month_list(list(figures.pending), lang)
+    refunded = month_list(list(figures.refunded), lang)
     if figures.pending:
         lines.append(
-            f"- 处理中（尚未确认，未计入已缴）：{month_list(list(figures.pending), lang)}"
-            if lang == "zh"
-            else "- Pending (not yet confirmed, not counted as paid): "
-            f"{month_list(list(figures.pending), lang)}"
+            f"- 处理中（待确认，未计入已缴）：{pending}"
+            if zh
+            else f"- Pending (not yet confirmed, not counted as paid): {pending}"
         )
     if figures.refunded:
         lines.append(
-            f"- 已退费（不计入已缴）：{month_list(list(figures.refunded), lang)}"
-            if lang == "zh"
-            else "- Refunded (not counted as paid): "
-            f"{month_list(list(figures.refunded), lang)}"
+            f"- 已退费（不计入已缴）：{refunded}"
+            if zh
+            else f"- Refunded (not counted as paid): {refunded}"
         )
-    if figures.enrollment_status != "active":
+    status = figures.enrollment_status
+    if status != "active":
         lines.append(
-            f"- 您的参保状态为“{figures.enrollment_status}”，期间不计欠费"
-            if lang == "zh"
-            else f"- Your enrolment is {figures.enrollment_status}: no months are "
-            "counted as owed while it is"
+            f"- 您的参保状态为“{STATUS_ZH.get(status, status)}”，期间不计欠费"
+            if zh
+            else f"- Your enrolment is {status}: no months are counted as owed "
+            "while it is"
         )
     return "".join("\n" + line for line in lines)
 
@@ -440,8 +449,7 @@ def summary_slots(
         "paid_count": str(len(figures.paid)),
         "total_paid": money(figures.total_paid),
         "arrears_count": str(len(figures.owed)),
-        "arrears_months": month_list(list(figures.owed), lang)
-        + _current_month_note(figures, today, lang),
+        "arrears_months": month_list(list(figures.owed), lang),
         "arrears_amount": money(figures.owed_amount),
         "inquiry_notes": status_notes(figures, today, lang),
         "last_payment": last,
@@ -449,39 +457,47 @@ def summary_slots(
 
 
 def _year_line(figures: YearFigures, today: date, lang: str) -> str:
+    """ "- **2025**: paid 6 months (January–June 2025), ¥210.00; **owed: 6 months
+    (July–December 2025), ¥210.00**" and the Chinese equivalent."""
     paid = month_list(list(figures.paid), lang)
+    owed = month_list(list(figures.owed), lang)
+    note = _current_month_note(figures, today, lang)
     if lang == "zh":
-        line = f"- **{figures.year}年**：已缴 {paid}"
-        if figures.paid:
-            line += f"（{len(figures.paid)}个月，¥{money(figures.total_paid)}）"
-        if figures.owed:
-            line += (
-                f"；**欠费 {month_list(list(figures.owed), lang)}"
-                f"（{len(figures.owed)}个月，¥{money(figures.owed_amount)}）**"
-                + _current_month_note(figures, today, lang)
-            )
-        else:
-            line += "；无欠费"
+        line = f"- **{figures.year}年**："
+        line += (
+            f"已缴{len(figures.paid)}个月（{paid}），¥{money(figures.total_paid)}"
+            if figures.paid
+            else "已缴：无"
+        )
+        line += (
+            f"；**欠费：{len(figures.owed)}个月（{owed}），"
+            f"共¥{money(figures.owed_amount)}**{note}"
+            if figures.owed
+            else "；无欠费"
+        )
         if figures.pending:
-            line += f"；处理中：{month_list(list(figures.pending), lang)}"
+            line += f"；处理中（待确认）：{month_list(list(figures.pending), lang)}"
         if figures.refunded:
             line += f"；已退费：{month_list(list(figures.refunded), lang)}"
         return line
-    line = f"- **{figures.year}**: paid {paid}"
-    if figures.paid:
-        line += f" ({len(figures.paid)} months, ¥{money(figures.total_paid)})"
-    if figures.owed:
-        line += (
-            f"; **owed {month_list(list(figures.owed), lang)}"
-            f" ({len(figures.owed)} months, ¥{money(figures.owed_amount)})**"
-            + _current_month_note(figures, today, lang)
-        )
-    else:
-        line += "; nothing owed"
+    line = f"- **{figures.year}**: "
+    line += (
+        f"paid {len(figures.paid)} months ({paid}), ¥{money(figures.total_paid)}"
+        if figures.paid
+        else "paid: none"
+    )
+    line += (
+        f"; **owed: {len(figures.owed)} months ({owed}), "
+        f"¥{money(figures.owed_amount)}**{note}"
+        if figures.owed
+        else "; nothing owed"
+    )
     if figures.pending:
-        line += f"; pending (not yet counted as paid): {month_list(list(figures.pending), lang)}"
+        pending = month_list(list(figures.pending), lang)
+        line += f"; pending (not yet counted as paid): {pending}"
     if figures.refunded:
-        line += f"; refunded (not counted as paid): {month_list(list(figures.refunded), lang)}"
+        refunded = month_list(list(figures.refunded), lang)
+        line += f"; refunded (not counted as paid): {refunded}"
     return line
 
 

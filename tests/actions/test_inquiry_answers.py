@@ -134,12 +134,16 @@ def test_last_payment_of_a_year_is_that_years_not_the_latest_overall():
 def test_the_current_year_says_the_current_month_is_counted():
     en = summary_slots(DEMO_YEARS[2], "en", today=DEC_2026)
     assert en["arrears_count"] == "12"
-    assert en["arrears_months"] == (
-        "January–December 2026 (counted up to and including December 2026, "
-        "the current month)"
+    assert en["arrears_months"] == "January–December 2026"
+    assert en["inquiry_notes"] == (
+        "\n- Months owed are counted up to and including December 2026, "
+        "the current month"
     )
     zh = summary_slots(DEMO_YEARS[2], "zh", today=DEC_2026)
-    assert zh["arrears_months"] == "2026年1月至12月（欠费计算到本月，即2026年12月）"
+    assert zh["arrears_months"] == "2026年1月至12月"
+    assert zh["inquiry_notes"] == "\n- 欠费（计算到本月，即2026年12月）"
+    # another year: no note
+    assert summary_slots(DEMO_YEARS[1], "en", today=DEC_2026)["inquiry_notes"] == ""
 
 
 def test_a_year_before_enrolment_is_not_enrolled_not_paid_up():
@@ -175,7 +179,7 @@ def test_pending_and_refunded_months_are_not_shown_as_owed():
     )
     assert "Refunded (not counted as paid): October 2024" in slots["inquiry_notes"]
     zh = summary_slots(year, "zh", today=DEC_2026)
-    assert "处理中（尚未确认，未计入已缴）：2024年9月" in zh["inquiry_notes"]
+    assert "处理中（待确认，未计入已缴）：2024年9月" in zh["inquiry_notes"]
     assert "已退费（不计入已缴）：2024年10月" in zh["inquiry_notes"]
 
 
@@ -186,21 +190,25 @@ def test_overview_totals_every_year_and_names_them():
     assert en["enrolled_since"] == "January 2024"
     lines = en["inquiry_details"].split("\n")
     assert lines[0] == (
-        "- **2024**: paid January–December 2024 (12 months, ¥420.00); nothing owed"
+        "- **2024**: paid 12 months (January–December 2024), ¥420.00; nothing owed"
     )
     assert lines[1] == (
-        "- **2025**: paid January–June 2025 (6 months, ¥210.00); "
-        "**owed July–December 2025 (6 months, ¥210.00)**"
+        "- **2025**: paid 6 months (January–June 2025), ¥210.00; "
+        "**owed: 6 months (July–December 2025), ¥210.00**"
     )
-    assert lines[2].startswith(
-        "- **2026**: paid none; **owed January–December 2026 (12 months, ¥420.00)**"
+    assert lines[2] == (
+        "- **2026**: paid: none; **owed: 12 months (January–December 2026), "
+        "¥420.00**, counted up to and including December 2026, the current month"
     )
-    assert "current month" in lines[2]
     assert en["last_payment"] == "June 2025, ¥35.00 (paid on 15 June 2025)"
     zh = overview_slots(DEMO_YEARS, "zh", today=DEC_2026)
     assert zh["total_owed"] == "18个月，共¥630.00（2025年、2026年）"
     assert zh["inquiry_details"].split("\n")[0] == (
-        "- **2024年**：已缴 2024年1月至12月（12个月，¥420.00）；无欠费"
+        "- **2024年**：已缴12个月（2024年1月至12月），¥420.00；无欠费"
+    )
+    assert zh["inquiry_details"].split("\n")[2] == (
+        "- **2026年**：已缴：无；**欠费：12个月（2026年1月至12月），共¥420.00**"
+        "（计算到本月，即2026年12月）"
     )
     assert "12333" in zh["inquiry_notes"]
 
@@ -284,9 +292,9 @@ async def test_how_much_do_i_owe_covers_every_year_since_enrolment(verified, dom
     assert values["inquiry_outcome"] == "overview"
     assert values["total_owed"] == "14 months, ¥490.00 (in 2024, 2025)"
     details = values["inquiry_details"]
-    assert "**owed May–December 2024 (8 months, ¥280.00)**" in details
+    assert "**owed: 8 months (May–December 2024), ¥280.00**" in details
     assert "pending (not yet counted as paid): April 2024" in details
-    assert "**owed January–June 2025 (6 months, ¥210.00)**" in details
+    assert "**owed: 6 months (January–June 2025), ¥210.00**" in details
     assert values["last_payment"] == "March 2024, ¥35.00 (paid on 15 March 2024)"
 
 

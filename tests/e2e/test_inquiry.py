@@ -109,7 +109,7 @@ def test_how_much_do_i_owe_after_a_year_totals_every_year(stack, chat, person):
     assert "2024年1月至12月" in reply and "2024年无欠费" in reply
     reply = texts(chat("我还欠多少钱"))
     assert "所有年份合计欠费" in reply
-    assert "2025年7月至12月（6个月，¥2,100.00）" in reply
+    assert "**欠费：6个月（2025年7月至12月），共¥2,100.00**" in reply
     assert "2025年" in reply.split("所有年份合计欠费")[1]
     assert "2025-" not in reply and "2024-" not in reply
 
