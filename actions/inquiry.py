@@ -136,7 +136,10 @@ class ValidateContributionInquiryForm(FormValidationAction):
         text = str(slot_value or "")
         id_number = find_id_number(text)
         if id_number is None:
-            return {"id_number": None, "id_number_problem": "format"}
+            # "how much do I owe" again (or "我自己查吧", which the NLU may read
+            # as a records question) is no malformed ID: ask the plain question.
+            problem = None if _restated_question(tracker) else "format"
+            return {"id_number": None, "id_number_problem": problem}
         if not is_valid_id_number(id_number):
             return {"id_number": None, "id_number_problem": "checksum"}
         try:
@@ -169,7 +172,8 @@ class ValidateContributionInquiryForm(FormValidationAction):
         sender_id = tracker.sender_id
         match = _CODE.search(str(slot_value or ""))
         if match is None:
-            return {"verification_code": None, "code_problem": "format"}
+            problem = None if _restated_question(tracker) else "format"
+            return {"verification_code": None, "code_problem": problem}
         id_number = SESSIONS.pending_id_number(sender_id)
         if id_number is None:
             return _stop("code_expired", "verification_code")
@@ -189,6 +193,12 @@ class ValidateContributionInquiryForm(FormValidationAction):
             sender_id, token, ttl=settings().verified_ttl, channel=_channel(tracker)
         )
         return {"verification_code": MASKED_CODE, "code_problem": None}
+
+
+def _restated_question(tracker: Tracker) -> bool:
+    """The message was a records question, not an attempt at a number."""
+    intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+    return intent == "query_my_contributions"
 
 
 def _channel(tracker: Tracker) -> Optional[str]:
@@ -473,7 +483,7 @@ def _year_line(figures: YearFigures, today: date, lang: str) -> str:
             f"；**欠费：{len(figures.owed)}个月（{owed}），"
             f"共¥{money(figures.owed_amount)}**{note}"
             if figures.owed
-            else "；无欠费"
+            else "；已全部缴清"
         )
         if figures.pending:
             line += f"；处理中（待确认）：{month_list(list(figures.pending), lang)}"
@@ -490,7 +500,7 @@ def _year_line(figures: YearFigures, today: date, lang: str) -> str:
         f"; **owed: {len(figures.owed)} months ({owed}), "
         f"¥{money(figures.owed_amount)}**{note}"
         if figures.owed
-        else "; nothing owed"
+        else "; paid in full"
     )
     if figures.pending:
         pending = month_list(list(figures.pending), lang)

@@ -190,7 +190,7 @@ def test_overview_totals_every_year_and_names_them():
     assert en["enrolled_since"] == "January 2024"
     lines = en["inquiry_details"].split("\n")
     assert lines[0] == (
-        "- **2024**: paid 12 months (January–December 2024), ¥420.00; nothing owed"
+        "- **2024**: paid 12 months (January–December 2024), ¥420.00; paid in full"
     )
     assert lines[1] == (
         "- **2025**: paid 6 months (January–June 2025), ¥210.00; "
@@ -204,7 +204,7 @@ def test_overview_totals_every_year_and_names_them():
     zh = overview_slots(DEMO_YEARS, "zh", today=DEC_2026)
     assert zh["total_owed"] == "18个月，共¥630.00（2025年、2026年）"
     assert zh["inquiry_details"].split("\n")[0] == (
-        "- **2024年**：已缴12个月（2024年1月至12月），¥420.00；无欠费"
+        "- **2024年**：已缴12个月（2024年1月至12月），¥420.00；已全部缴清"
     )
     assert zh["inquiry_details"].split("\n")[2] == (
         "- **2026年**：已缴：无；**欠费：12个月（2026年1月至12月），共¥420.00**"
@@ -375,3 +375,15 @@ async def test_leaving_the_inquiry_forgets_its_state(domain):
     }
     assert all(e["value"] is None for e in events)
     assert SESSIONS.pending_id_number(sender) is None
+
+
+@pytest.mark.parametrize("slot", ["id_number", "verification_code"])
+async def test_a_restated_records_question_is_no_malformed_number(domain, slot):
+    form = ValidateContributionInquiryForm()
+    tracker = _tracker(
+        "s", [], text="how much do I owe", intent="query_my_contributions"
+    )
+    validate = getattr(form, f"validate_{slot}")
+    slots = await validate("how much do I owe", CollectingDispatcher(), tracker, domain)
+    problem = "id_number_problem" if slot == "id_number" else "code_problem"
+    assert slots == {slot: None, problem: None}
