@@ -54,6 +54,7 @@ FIRST_YEAR, LAST_YEAR = 1990, 2100
 MAX_OVERVIEW_YEARS = 30
 MASKED_CODE = "******"
 _CODE = re.compile(r"(?<![0-9])[0-9]{6}(?![0-9])")
+_DIGIT = re.compile(r"[0-9]")
 _FULL_WIDTH = str.maketrans("０１２３４５６７８９ＸｘＸ", "0123456789XxX")
 
 _client: Optional[BackendClient] = None
@@ -138,7 +139,11 @@ class ValidateContributionInquiryForm(FormValidationAction):
         if id_number is None:
             # "how much do I owe" again (or "我自己查吧", which the NLU may read
             # as a records question) is no malformed ID: ask the plain question.
-            problem = None if _restated_question(tracker) else "format"
+            problem: Optional[str] = "format"
+            if _restated_question(tracker):
+                problem = None
+            elif not _DIGIT.search(text.translate(_FULL_WIDTH)):
+                problem = "unwilling"  # no attempt at a number at all
             return {"id_number": None, "id_number_problem": problem}
         if not is_valid_id_number(id_number):
             return {"id_number": None, "id_number_problem": "checksum"}

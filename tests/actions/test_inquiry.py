@@ -121,7 +121,8 @@ async def test_full_verification_and_fetch(
     "text, problem",
     [
         ("12345", "format"),
-        ("no number here", "format"),
+        ("no number here", "unwilling"),
+        ("I don't want to give my ID number", "unwilling"),
         ("11010519491231002Y", "format"),
     ],
 )

@@ -209,3 +209,26 @@ def test_stored_transcript_keeps_no_secrets(stack, chat, tracker, sender_id, per
         content = log.read_text(encoding="utf-8", errors="replace")
         for secret in (id_number, code, PHONE):
             assert secret not in content, f"{secret!r} in {log.name}"
+
+
+def test_questions_in_the_middle_of_the_inquiry_are_answered(stack, chat, person):
+    assert "18-digit" in texts(chat("how much do I owe"))
+    reply = texts(chat("what do I need to bring"))
+    assert "village committee" in reply and "ID card" in reply  # both paths
+    assert "18-digit" in reply and "couldn't find" not in reply  # then the form
+    reply = texts(chat("I don't want to give my ID number"))
+    assert "couldn't find" not in reply and "12333" in reply
+    assert "137****5678" in texts(chat(person["id_number"]))
+
+
+def test_how_do_i_check_myself_leaves_the_inquiry(stack, chat, person):
+    assert "身份证号码" in texts(chat("帮我查一下我2025年交了哪几个月"))
+    reply = texts(chat("算了不查了，我自己怎么查？"))
+    assert "社保中心服务网点" in reply and "身份证号码" not in reply
+    assert "身份证号码" not in texts(chat("你好"))
+
+
+def test_bye_in_the_inquiry_ends_it_once(stack, chat, person):
+    chat("which months of 2025 have I paid?")
+    replies = chat("bye")
+    assert len(replies) == 1 and "Goodbye" in texts(replies)
