@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -29,6 +30,7 @@ from actions.backend_client import (
     BackendError,
     CodeExpired,
     CodeLocked,
+    Contribution,
     ContributionSummary,
     InvalidIdNumber,
     RateLimited,
@@ -48,8 +50,11 @@ FORM_SLOTS = ["id_number", "verification_code"]
 FAILURE_SLOT = "inquiry_failure"
 # The years the backend keeps records for (its ``year`` parameter's range).
 FIRST_YEAR, LAST_YEAR = 1990, 2100
+# How many years a question naming no year covers, at most.
+MAX_OVERVIEW_YEARS = 30
 MASKED_CODE = "******"
 _CODE = re.compile(r"(?<![0-9])[0-9]{6}(?![0-9])")
+_DIGIT = re.compile(r"[0-9]")
 _FULL_WIDTH = str.maketrans("０１２３４５６７８９ＸｘＸ", "0123456789XxX")
 
 _client: Optional[BackendClient] = None
@@ -98,7 +103,29 @@ class ValidateContributionInquiryForm(FormValidationAction):
             tracker.sender_id, _channel(tracker), client_key(tracker)
         ) or tracker.get_slot(FAILURE_SLOT):
             return []
+        # Started by a bare number that is no ID number (a code typed out of
+        # context): no ID request; action_fetch_contributions says what it can do.
+        if tracker.get_slot("requested_slot") is None and _stray_number(tracker):
+            return []
         return FORM_SLOTS
+
+    async def extract_id_number(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        """An ID number in the message that started the inquiry ("我的身份证号是…").
+
+        The form's own mapping only reads the answer to its question; this
+        reads the first message, as text for ``validate_id_number``, which
+        replaces it with the masked number (only the validated slots leave the
+        action server).
+        """
+        if tracker.get_slot("requested_slot") is not None:
+            return {}
+        text = (tracker.latest_message or {}).get("text") or ""
+        return {"id_number": text} if find_id_number(text) else {}
 
     async def validate_id_number(
         self,
@@ -110,7 +137,14 @@ class ValidateContributionInquiryForm(FormValidationAction):
         text = str(slot_value or "")
         id_number = find_id_number(text)
         if id_number is None:
-            return {"id_number": None, "id_number_problem": "format"}
+            # "how much do I owe" again (or "我自己查吧", which the NLU may read
+            # as a records question) is no malformed ID: ask the plain question.
+            problem: Optional[str] = "format"
+            if _restated_question(tracker):
+                problem = None
+            elif not _DIGIT.search(text.translate(_FULL_WIDTH)):
+                problem = "unwilling"  # no attempt at a number at all
+            return {"id_number": None, "id_number_problem": problem}
         if not is_valid_id_number(id_number):
             return {"id_number": None, "id_number_problem": "checksum"}
         try:
@@ -143,7 +177,8 @@ class ValidateContributionInquiryForm(FormValidationAction):
         sender_id = tracker.sender_id
         match = _CODE.search(str(slot_value or ""))
         if match is None:
-            return {"verification_code": None, "code_problem": "format"}
+            problem = None if _restated_question(tracker) else "format"
+            return {"verification_code": None, "code_problem": problem}
         id_number = SESSIONS.pending_id_number(sender_id)
         if id_number is None:
             return _stop("code_expired", "verification_code")
@@ -167,6 +202,12 @@ class ValidateContributionInquiryForm(FormValidationAction):
             client=client_key(tracker),
         )
         return {"verification_code": MASKED_CODE, "code_problem": None}
+
+
+def _restated_question(tracker: Tracker) -> bool:
+    """The message was a records question, not an attempt at a number."""
+    intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+    return intent == "query_my_contributions"
 
 
 def _channel(tracker: Tracker) -> Optional[str]:
@@ -209,48 +250,370 @@ def inquiry_year(value: Any) -> Optional[int]:
     return year if FIRST_YEAR <= year <= LAST_YEAR else None
 
 
-def month_list(periods: List[str]) -> str:
-    """ "2025-01, 2025-02, 2025-03, 2025-05" -> "2025-01–2025-03, 2025-05"."""
+# ---- wording of months, amounts and payments (English / Chinese) ----------------
+MONTHS_EN = (
+    "January February March April May June July August September October "
+    "November December"
+).split()
+NONE_WORD = {"en": "none", "zh": "无"}
+
+
+def _lang(language: Optional[str]) -> str:
+    return "zh" if language == "zh" else "en"
+
+
+def _ym(period: str) -> Tuple[int, int]:
+    year, month = period.split("-")
+    return int(year), int(month)
+
+
+def month_name(period: str, language: Optional[str] = "en") -> str:
+    """ "2025-06" -> "June 2025" / "2025年6月"."""
+    year, month = _ym(period)
+    if _lang(language) == "zh":
+        return f"{year}年{month}月"
+    return f"{MONTHS_EN[month - 1]} {year}"
+
+
+def _runs(periods: List[str]) -> List[List[str]]:
+    """Sorted periods grouped into runs of consecutive months."""
+    ordered = sorted(set(periods))
+    runs: List[List[str]] = []
+    for period in ordered:
+        if runs:
+            year, month = _ym(runs[-1][-1])
+            following = f"{year + month // 12:04d}-{month % 12 + 1:02d}"
+            if period == following:
+                runs[-1].append(period)
+                continue
+        runs.append([period])
+    return runs
+
+
+def _run_text(first: str, last: str, language: str) -> str:
+    (y1, m1), (y2, m2) = _ym(first), _ym(last)
+    if language == "zh":
+        if y1 == y2:
+            return f"{y1}年{m1}月至{m2}月"
+        return f"{y1}年{m1}月至{y2}年{m2}月"
+    if y1 == y2:
+        return f"{MONTHS_EN[m1 - 1]}–{MONTHS_EN[m2 - 1]} {y1}"
+    return f"{MONTHS_EN[m1 - 1]} {y1}–{MONTHS_EN[m2 - 1]} {y2}"
+
+
+def month_list(periods: List[str], language: Optional[str] = "en") -> str:
+    """Months as a reader says them.
+
+    en: "January–March 2025, May 2025"; zh: "2025年1月至3月、2025年5月";
+    no months: "none" / "无".
+    """
+    lang = _lang(language)
     if not periods:
-        return "-"
-    ordered = sorted(periods)
-    runs: List[List[str]] = [[ordered[0]]]
-    for period in ordered[1:]:
-        year, month = map(int, runs[-1][-1].split("-"))
-        following = f"{year + month // 12:04d}-{month % 12 + 1:02d}"
-        if period == following:
-            runs[-1].append(period)
-        else:
-            runs.append([period])
-    return ", ".join(run[0] if len(run) == 1 else f"{run[0]}–{run[-1]}" for run in runs)
+        return NONE_WORD[lang]
+    parts = [
+        month_name(run[0], lang) if len(run) == 1 else _run_text(run[0], run[-1], lang)
+        for run in _runs(periods)
+    ]
+    return ("、" if lang == "zh" else ", ").join(parts)
 
 
 def money(amount: Decimal) -> str:
     return f"{amount:,.2f}"
 
 
-def summary_slots(summary: ContributionSummary) -> Dict[str, Any]:
-    """The slots ``utter_inquiry_result`` fills its template with."""
-    last = summary.last_payment
+def day_text(day: date, language: Optional[str] = "en") -> str:
+    if _lang(language) == "zh":
+        return f"{day.year}年{day.month}月{day.day}日"
+    return f"{day.day} {MONTHS_EN[day.month - 1]} {day.year}"
+
+
+def payment_text(
+    payment: Optional[Contribution], language: Optional[str] = "en"
+) -> str:
+    """ "June 2025, ¥35.00 (paid on 15 June 2025)" / "2025年6月，¥35.00（2025年6月15日缴纳）"."""
+    lang = _lang(language)
+    if payment is None:
+        return NONE_WORD[lang]
+    if lang == "zh":
+        return (
+            f"{month_name(payment.period, lang)}，¥{money(payment.amount)}"
+            f"（{day_text(payment.paid_on, lang)}缴纳）"
+        )
+    return (
+        f"{month_name(payment.period, lang)}, ¥{money(payment.amount)}"
+        f" (paid on {day_text(payment.paid_on, lang)})"
+    )
+
+
+@dataclass(frozen=True)
+class YearFigures:
+    """One year as the resident should read it.
+
+    The backend counts every month from enrolment up to the current month
+    without a *paid* record as owed; pending and refunded months are shown
+    as such instead, so ``owed`` leaves them out.
+    """
+
+    year: int
+    paid: Tuple[str, ...]
+    pending: Tuple[str, ...]
+    refunded: Tuple[str, ...]
+    owed: Tuple[str, ...]
+    owed_amount: Decimal
+    total_paid: Decimal
+    last_payment: Optional[Contribution]  # latest paid contribution of this year
+    enrollment_status: str
+
+
+def year_figures(summary: ContributionSummary) -> YearFigures:
+    records = summary.contributions
+    pending = tuple(c.period for c in records if c.status == "pending")
+    refunded = tuple(c.period for c in records if c.status == "refunded")
+    shown_elsewhere = set(pending) | set(refunded)
+    owed = tuple(m for m in summary.arrears.months if m not in shown_elsewhere)
+    if len(owed) == summary.arrears.count:
+        owed_amount = summary.arrears.amount
+    else:
+        owed_amount = (summary.enrollment.monthly_amount * len(owed)).quantize(
+            Decimal("0.01")
+        )
+    paid = [c for c in records if c.status == "paid"]
+    last = max(paid, key=lambda c: (c.paid_on, c.period), default=None)
+    return YearFigures(
+        year=summary.year,
+        paid=summary.paid_months,
+        pending=pending,
+        refunded=refunded,
+        owed=owed,
+        owed_amount=owed_amount,
+        total_paid=summary.total_paid,
+        last_payment=last,
+        enrollment_status=summary.enrollment.status,
+    )
+
+
+def _current_month_note(figures: YearFigures, today: date, lang: str) -> str:
+    """Says the current month is counted, when the year asked is this year."""
+    if figures.year != today.year or not figures.owed:
+        return ""
+    this_month = month_name(f"{today.year:04d}-{today.month:02d}", lang)
+    if lang == "zh":
+        return f"（计算到本月，即{this_month}）"
+    return f", counted up to and including {this_month}, the current month"
+
+
+STATUS_ZH = {"suspended": "暂停", "terminated": "终止"}
+
+
+def status_notes(figures: YearFigures, today: date, language: Optional[str]) -> str:
+    """Extra answer lines: the current month, pending and refunded months, an
+    enrolment that is not active ("" if none)."""
+    lang = _lang(language)
+    zh = lang == "zh"
+    lines = []
+    note = _current_month_note(figures, today, lang)
+    if note:
+        lines.append(f"- 欠费{note}" if zh else f"- Months owed are{note.lstrip(',')}")
+    pending = month_list(list(figures.pending), lang)
+    refunded = month_list(list(figures.refunded), lang)
+    if figures.pending:
+        lines.append(
+            f"- 处理中（待确认，未计入已缴）：{pending}"
+            if zh
+            else f"- Pending (not yet confirmed, not counted as paid): {pending}"
+        )
+    if figures.refunded:
+        lines.append(
+            f"- 已退费（不计入已缴）：{refunded}"
+            if zh
+            else f"- Refunded (not counted as paid): {refunded}"
+        )
+    status = figures.enrollment_status
+    if status != "active":
+        lines.append(
+            f"- 您的参保状态为“{STATUS_ZH.get(status, status)}”，期间不计欠费"
+            if zh
+            else f"- Your enrolment is {status}: no months are counted as owed "
+            "while it is"
+        )
+    return "".join("\n" + line for line in lines)
+
+
+def summary_slots(
+    summary: ContributionSummary,
+    language: Optional[str] = "en",
+    today: Optional[date] = None,
+) -> Dict[str, Any]:
+    """The slots ``utter_inquiry_result`` fills its one-year template with."""
+    lang = _lang(language)
+    today = today or date.today()
+    figures = year_figures(summary)
+    if summary.year < summary.enrollment.since.year:
+        return {
+            "inquiry_outcome": "not_enrolled",
+            "inquiry_year": str(summary.year),
+            "enrolled_since": month_name(
+                summary.enrollment.since.strftime("%Y-%m"), lang
+            ),
+        }
+    if summary.year > today.year:
+        return {"inquiry_outcome": "future_year", "inquiry_year": str(summary.year)}
+    last = payment_text(figures.last_payment, lang)
+    if figures.last_payment is None:
+        last = f"{summary.year}年无缴费" if lang == "zh" else f"none in {summary.year}"
     return {
-        "inquiry_outcome": "in_arrears" if summary.arrears.count else "paid_up",
+        "inquiry_outcome": "in_arrears" if figures.owed else "paid_up",
         "inquiry_year": str(summary.year),
-        "paid_months": month_list(list(summary.paid_months)),
-        "paid_count": str(len(summary.paid_months)),
-        "total_paid": money(summary.total_paid),
-        "arrears_count": str(summary.arrears.count),
-        "arrears_months": month_list(list(summary.arrears.months)),
-        "arrears_amount": money(summary.arrears.amount),
-        "last_payment": (
-            f"{last.period} ¥{money(last.amount)} ({last.paid_on.isoformat()})"
-            if last
-            else "-"
-        ),
+        "paid_months": month_list(list(figures.paid), lang),
+        "paid_count": str(len(figures.paid)),
+        "total_paid": money(figures.total_paid),
+        "arrears_count": str(len(figures.owed)),
+        "arrears_months": month_list(list(figures.owed), lang),
+        "arrears_amount": money(figures.owed_amount),
+        "inquiry_notes": status_notes(figures, today, lang),
+        "last_payment": last,
     }
 
 
+def _year_line(figures: YearFigures, today: date, lang: str) -> str:
+    """ "- **2025**: paid 6 months (January–June 2025), ¥210.00; **owed: 6 months
+    (July–December 2025), ¥210.00**" and the Chinese equivalent."""
+    paid = month_list(list(figures.paid), lang)
+    owed = month_list(list(figures.owed), lang)
+    note = _current_month_note(figures, today, lang)
+    if lang == "zh":
+        line = f"- **{figures.year}年**："
+        line += (
+            f"已缴{len(figures.paid)}个月（{paid}），¥{money(figures.total_paid)}"
+            if figures.paid
+            else "已缴：无"
+        )
+        line += (
+            f"；**欠费：{len(figures.owed)}个月（{owed}），"
+            f"共¥{money(figures.owed_amount)}**{note}"
+            if figures.owed
+            else "；已全部缴清"
+        )
+        if figures.pending:
+            line += f"；处理中（待确认）：{month_list(list(figures.pending), lang)}"
+        if figures.refunded:
+            line += f"；已退费：{month_list(list(figures.refunded), lang)}"
+        return line
+    line = f"- **{figures.year}**: "
+    line += (
+        f"paid {len(figures.paid)} months ({paid}), ¥{money(figures.total_paid)}"
+        if figures.paid
+        else "paid: none"
+    )
+    line += (
+        f"; **owed: {len(figures.owed)} months ({owed}), "
+        f"¥{money(figures.owed_amount)}**{note}"
+        if figures.owed
+        else "; paid in full"
+    )
+    if figures.pending:
+        pending = month_list(list(figures.pending), lang)
+        line += f"; pending (not yet counted as paid): {pending}"
+    if figures.refunded:
+        refunded = month_list(list(figures.refunded), lang)
+        line += f"; refunded (not counted as paid): {refunded}"
+    return line
+
+
+def overview_slots(
+    summaries: List[ContributionSummary],
+    language: Optional[str] = "en",
+    today: Optional[date] = None,
+) -> Dict[str, Any]:
+    """Every year since enrolment and the total owed, for a question naming no year."""
+    lang = _lang(language)
+    today = today or date.today()
+    ordered = sorted(summaries, key=lambda s: s.year)
+    enrollment = ordered[-1].enrollment
+    years = [year_figures(s) for s in ordered if s.year >= enrollment.since.year]
+    owing = [f for f in years if f.owed]
+    months = sum(len(f.owed) for f in owing)
+    amount = sum((f.owed_amount for f in owing), Decimal(0))
+    if not owing:
+        total = NONE_WORD[lang] if lang == "zh" else "nothing"
+    elif lang == "zh":
+        named = "、".join(f"{f.year}年" for f in owing)
+        total = f"{months}个月，共¥{money(amount)}（{named}）"
+    else:
+        named = ", ".join(str(f.year) for f in owing)
+        total = f"{months} months, ¥{money(amount)} (in {named})"
+    notes = ""
+    if owing:
+        notes = (
+            "\n欠缴月份的补缴事宜，请咨询当地社保经办机构或拨打 12333。"
+            if lang == "zh"
+            else "\nFor the months owed, please contact your local social insurance "
+            "agency or call 12333."
+        )
+    last = max(
+        (s.last_payment for s in ordered if s.last_payment is not None),
+        key=lambda c: (c.paid_on, c.period),
+        default=None,
+    )
+    return {
+        "inquiry_outcome": "overview",
+        "inquiry_year": None,
+        "enrolled_since": month_name(enrollment.since.strftime("%Y-%m"), lang),
+        "inquiry_details": "\n".join(_year_line(f, today, lang) for f in years),
+        "total_owed": total,
+        "last_payment": payment_text(last, lang),
+        "inquiry_notes": notes,
+    }
+
+
+def asked_year(tracker: Tracker) -> Tuple[bool, Any]:
+    """Whether the latest records question named a year, and which.
+
+    The ``inquiry_year`` slot keeps the last year named, so "how much do I
+    owe" after "and 2024?" must not be read as a 2024 question: the answer
+    follows the latest records question itself.  Without one (the inquiry
+    began with an ID number), the slot decides.
+    """
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        parse = event.get("parse_data") or {}
+        if (parse.get("intent") or {}).get("name") != "query_my_contributions":
+            continue
+        for entity in parse.get("entities") or []:
+            if entity.get("entity") == "year":
+                return True, entity.get("value")
+        return False, None
+    value = tracker.get_slot("inquiry_year")
+    return value not in (None, ""), value
+
+
+INQUIRY_RESET_SLOTS = FORM_SLOTS + ["id_number_problem", "code_problem", FAILURE_SLOT]
+
+
+def _inquiry_reset() -> List[EventType]:
+    """The form asks again next time: its slots never carry over."""
+    return [SlotSet(slot, None) for slot in INQUIRY_RESET_SLOTS]
+
+
+def _stray_number(tracker: Tracker) -> bool:
+    """The inquiry was started by a bare number that is no ID number (and no
+    verification or failure explains it): nothing to look up, no ID to ask for."""
+    message = tracker.latest_message or {}
+    intent = (message.get("intent") or {}).get("name")
+    return (
+        intent == "inform_number"
+        and find_id_number(message.get("text") or "") is None
+        and not tracker.get_slot(FAILURE_SLOT)
+    )
+
+
 class ActionFetchContributions(Action):
-    """Reads the verified resident's records, or says why it cannot."""
+    """Reads the verified resident's records, or says why it cannot.
+
+    A question naming a year gets that year; one naming none ("how much do I
+    owe") gets every year from the enrolment to now and the total owed.
+    """
 
     def name(self) -> Text:
         return "action_fetch_contributions"
@@ -262,30 +625,65 @@ class ActionFetchContributions(Action):
         domain: DomainDict,
     ) -> List[EventType]:
         sender_id = tracker.sender_id
-        # The form asks again next time: its slots never carry over.
-        reset = [SlotSet(slot, None) for slot in FORM_SLOTS] + [
-            SlotSet("id_number_problem", None),
-            SlotSet("code_problem", None),
-            SlotSet(FAILURE_SLOT, None),
-        ]
+        reset = _inquiry_reset()
         failure = tracker.get_slot(FAILURE_SLOT)
         if failure:
             SESSIONS.forget_pending(sender_id)
             return reset + [SlotSet("inquiry_outcome", failure)]
         token = SESSIONS.token(sender_id, _channel(tracker), client_key(tracker))
         if token is None:
-            return reset + [SlotSet("inquiry_outcome", "verification_expired")]
-        year = inquiry_year(tracker.get_slot("inquiry_year"))
-        if year is None:
-            return reset + [SlotSet("inquiry_outcome", "unsupported_year")]
+            outcome = (
+                "number_unclear" if _stray_number(tracker) else "verification_expired"
+            )
+            return reset + [SlotSet("inquiry_outcome", outcome)]
+        language = tracker.get_slot("language")
+        named, value = asked_year(tracker)
         try:
-            summary = await backend().contributions(token, year)
+            if named:
+                year = inquiry_year(value)
+                if year is None:
+                    return reset + [SlotSet("inquiry_outcome", "unsupported_year")]
+                slots = summary_slots(
+                    await backend().contributions(token, year), language
+                )
+            else:
+                slots = overview_slots(await self._all_years(token), language)
         except TokenRejected:
             SESSIONS.forget_token(sender_id)
             return reset + [SlotSet("inquiry_outcome", "verification_expired")]
         except BackendError:
             # Unavailable, slow, or a request the backend refused: never a crash.
             return reset + [SlotSet("inquiry_outcome", "unavailable")]
-        return reset + [
-            SlotSet(name, value) for name, value in summary_slots(summary).items()
-        ]
+        return reset + [SlotSet(name, value) for name, value in slots.items()]
+
+    @staticmethod
+    async def _all_years(token: str) -> List[ContributionSummary]:
+        """The backend's current year (it names the enrolment date), then each
+        earlier year back to the enrolment (at most ``MAX_OVERVIEW_YEARS``)."""
+        current = await backend().contributions(token)
+        this_year = current.year
+        first = max(
+            current.enrollment.since.year,
+            this_year - MAX_OVERVIEW_YEARS + 1,
+            FIRST_YEAR,
+        )
+        summaries = [current]
+        for year in range(first, this_year):
+            summaries.append(await backend().contributions(token, year))
+        return summaries
+
+
+class ActionResetInquiry(Action):
+    """The resident left the verification form: forget its state and the ID number."""
+
+    def name(self) -> Text:
+        return "action_reset_inquiry"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[EventType]:
+        SESSIONS.forget_pending(tracker.sender_id)
+        return _inquiry_reset()

@@ -107,12 +107,12 @@ async def test_full_verification_and_fetch(
     )
     values = {e["name"]: e["value"] for e in events}
     assert values["inquiry_outcome"] == "in_arrears"
-    assert values["paid_months"] == "2024-01–2024-03"
+    assert values["paid_months"] == "January–March 2024"
     assert values["paid_count"] == "3"
     assert values["total_paid"] == "105.00"
     assert values["arrears_count"] == "9"
-    assert values["arrears_months"] == "2024-04–2024-12"
-    assert values["last_payment"] == "2024-03 ¥35.00 (2024-03-15)"
+    assert values["arrears_months"] == "April–December 2024"
+    assert values["last_payment"] == "March 2024, ¥35.00 (paid on 15 March 2024)"
     assert dispatcher.messages == []
 
 
@@ -121,7 +121,8 @@ async def test_full_verification_and_fetch(
     "text, problem",
     [
         ("12345", "format"),
-        ("no number here", "format"),
+        ("no number here", "unwilling"),
+        ("I don't want to give my ID number", "unwilling"),
         ("11010519491231002Y", "format"),
     ],
 )
@@ -241,13 +242,26 @@ def test_find_id_number_accepts_full_width_digits_and_lower_x():
 
 
 @pytest.mark.parametrize(
-    "periods, expected",
+    "periods, language, expected",
     [
-        ([], "-"),
-        (["2025-01"], "2025-01"),
-        (["2025-03", "2025-01", "2025-02", "2025-05"], "2025-01–2025-03, 2025-05"),
-        (["2024-12", "2025-01"], "2024-12–2025-01"),
+        ([], "en", "none"),
+        ([], "zh", "无"),
+        (["2025-01"], "en", "January 2025"),
+        (["2025-01"], "zh", "2025年1月"),
+        (
+            ["2025-03", "2025-01", "2025-02", "2025-05"],
+            "en",
+            "January–March 2025, May 2025",
+        ),
+        (
+            ["2025-03", "2025-01", "2025-02", "2025-05"],
+            "zh",
+            "2025年1月至3月、2025年5月",
+        ),
+        (["2024-12", "2025-01"], "en", "December 2024–January 2025"),
+        (["2024-12", "2025-01"], "zh", "2024年12月至2025年1月"),
+        ([f"2025-{m:02d}" for m in range(1, 7)], "zh", "2025年1月至6月"),
     ],
 )
-def test_month_list(periods, expected):
-    assert month_list(periods) == expected
+def test_month_list(periods, language, expected):
+    assert month_list(periods, language) == expected
