@@ -21,8 +21,8 @@ from actions.inquiry import (
     ActionFetchContributions,
     ValidateContributionInquiryForm,
     find_id_number,
-    month_list,
 )
+from actions.inquiry_answers import month_list
 from common.identity import mask_id_number
 from tests.support.backend import Backend, sqlite_only, unique_id_number, wrong_code
 from tools.devstack import free_port

@@ -30,6 +30,8 @@ from actions.inquiry import (
     ActionResetInquiry,
     ValidateContributionInquiryForm,
     asked_year,
+)
+from actions.inquiry_answers import (
     month_name,
     overview_slots,
     payment_text,
@@ -274,7 +276,8 @@ def verified(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> str:
         backend.pay(id_number, period)
     backend.pay(id_number, "2024-04", status="pending")
     sender = f"t-{uuid.uuid4().hex[:10]}"
-    SESSIONS.verified(sender, backend.login(id_number), ttl=60)
+    # the token is bound to the client; a tracker without channel metadata is its sender
+    SESSIONS.verified(sender, backend.login(id_number), ttl=60, client=sender)
     return sender
 
 
