@@ -1220,9 +1220,9 @@
     var row = el("div", { className: "choice-row" });
     choices.forEach(function (choice) {
       var id = "shebao-" + name + "-" + choice.value;
-      var input = el("input", { type: "radio", name: name, id: id, value: choice.value });
+      var input = el("input", { type: "radio", name: name, id: id, value: choice.value, "aria-label": choice.label });
       if (selected !== null && String(selected) === choice.value) input.checked = true;
-      row.appendChild(el("label", { for: id, className: "choice", "aria-label": choice.label }, [input, el("span", { text: choice.text })]));
+      row.appendChild(el("label", { for: id, className: "choice" }, [input, el("span", { text: choice.text })]));
     });
     set.appendChild(row);
     return set;
