@@ -161,6 +161,14 @@ async def test_download_and_print_are_masked(
     assert await popup.locator("script, img").count() == 0
     await popup.screenshot(path=str(artifacts / f"trust-print-{lang}.png"))
 
+    # Reloaded, the masked history shows the stars as stars, not as **bold**.
+    await page.reload()
+    await expect(widget.user_messages.first).to_contain_text("138****5678")
+    await expect(widget.bot_messages.first).to_contain_text(
+        "138****5678，身份证 330102********1235"
+    )
+    await expect(widget.log.locator("strong")).to_have_count(0)
+
 
 async def test_hotline_is_a_tel_link_in_bot_text_only(
     browser, fake_rasa, start_web_server

@@ -587,7 +587,11 @@
     matches.forEach(function (m) {
       if (m.index > last) appendText(target, text.slice(last, m.index));
       var g = m.groups;
-      if (g[0] !== undefined) {
+      // Stars next to stars are masked digits ("138****5678"), not bold.
+      var masked = g[0] !== undefined && (text.charAt(m.index - 1) === "*" || text.charAt(m.end) === "*");
+      if (masked) {
+        appendText(target, text.slice(m.index, m.end));
+      } else if (g[0] !== undefined) {
         var strong = el("strong");
         if (depth < 2) renderInline(g[0], strong, depth + 1);
         else appendText(strong, g[0]);
