@@ -10,6 +10,13 @@ Routes:
   ``redact.js``)
   and the socket.io client it loads from the same folder (``socket.io.min.js``,
   copied into ``web/vendor/`` from npm at set-up; never from a CDN).
+  Each is also served under a versioned name with its content hash
+  (``shebao-widget.<hash>.js``), gzip-compressed when the browser accepts it
+  and cached for a year (``immutable``); the plain names stay valid with a
+  short cache (5 minutes, then revalidated by ETag), so the one-tag embed
+  ``<script src=".../widget/shebao-widget.js">`` picks up a new version within
+  minutes, and the files it loads are the versioned ones (their names are
+  written into the script as it is served).
 - ``GET /demo/<file>``: the demo page's own stylesheet and images.
 
 The widget itself talks straight to Rasa's socket.io channel; this server only
@@ -18,11 +25,15 @@ hands out files.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import html
+import json
 import logging
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 from sanic import Sanic, response
 from sanic.exceptions import NotFound, SanicException
@@ -41,6 +52,12 @@ WIDGET_FILES: Dict[str, Tuple[str, str]] = {
     "socket.io.min.js": ("vendor", "application/javascript; charset=utf-8"),
     "socket.io.min.js.map": ("vendor", "application/json; charset=utf-8"),
 }
+# What the widget script loads itself; their versioned names go into the script.
+LOADED_BY_WIDGET = ("shebao-widget.css", "redact.js", "socket.io.min.js")
+WIDGET_SCRIPT = "shebao-widget.js"
+ASSETS_MARKER = "/*shebao:assets*/ {} /*shebao:end*/"
+SHORT_CACHE = "public, max-age=300, must-revalidate"
+LONG_CACHE = "public, max-age=31536000, immutable"
 DEMO_ASSET_TYPES: Dict[str, str] = {
     ".css": "text/css; charset=utf-8",
     ".svg": "image/svg+xml",
@@ -95,12 +112,113 @@ def render_demo_page(template: str, settings: WebSettings, lang: str) -> str:
     return page
 
 
+@dataclass(frozen=True)
+class Asset:
+    """One widget file as served: its bytes, gzip bytes, type and names."""
+
+    name: str  # the plain name, e.g. shebao-widget.js
+    versioned: str  # shebao-widget.<hash>.js
+    mime_type: str
+    body: bytes
+    gzipped: bytes
+
+    @property
+    def etag(self) -> str:
+        return '"' + self.versioned + '"'
+
+
+def versioned_name(name: str, body: bytes) -> str:
+    """``stem.<12 hex of sha256>.ext`` (``socket.io.min.js`` keeps its stem)."""
+    digest = hashlib.sha256(body).hexdigest()[:12]
+    stem, _, ext = name.rpartition(".")
+    return f"{stem}.{digest}.{ext}"
+
+
+def _asset(name: str, body: bytes, mime_type: str) -> Asset:
+    # mtime=0: the same bytes give the same gzip (and the same ETag) every time
+    gzipped = gzip.compress(body, compresslevel=9, mtime=0)
+    return Asset(name, versioned_name(name, body), mime_type, body, gzipped)
+
+
+def build_assets(web_dir: Path) -> Dict[str, Asset]:
+    """Every widget file by plain and by versioned name (missing files skipped).
+
+    The widget script gets the versioned names of the files it loads written
+    into it (``ASSETS_MARKER``), so its own hash changes when any of them does.
+    """
+    assets: Dict[str, Asset] = {}
+    for name in LOADED_BY_WIDGET:
+        folder, mime_type = WIDGET_FILES[name]
+        path = web_dir / folder / name
+        if path.is_file():
+            assets[name] = _asset(name, path.read_bytes(), mime_type)
+    folder, mime_type = WIDGET_FILES[WIDGET_SCRIPT]
+    path = web_dir / folder / WIDGET_SCRIPT
+    if path.is_file():
+        manifest = json.dumps(
+            {name: asset.versioned for name, asset in assets.items()}, sort_keys=True
+        )
+        source = path.read_text(encoding="utf-8")
+        if ASSETS_MARKER in source:
+            source = source.replace(ASSETS_MARKER, manifest, 1)
+        else:
+            logger.warning("%s has no asset marker; it loads plain names", path)
+        assets[WIDGET_SCRIPT] = _asset(WIDGET_SCRIPT, source.encode("utf-8"), mime_type)
+    by_name = dict(assets)
+    for asset in assets.values():
+        by_name[asset.versioned] = asset
+    return by_name
+
+
+class AssetCache:
+    """:func:`build_assets`, rebuilt when a source file changes (a deploy or an edit)."""
+
+    def __init__(self, web_dir: Path) -> None:
+        self.web_dir = web_dir
+        self._stamp: Optional[Tuple[float, ...]] = None
+        self._assets: Dict[str, Asset] = {}
+
+    def _sources_stamp(self) -> Tuple[float, ...]:
+        stamp = []
+        for name in (*LOADED_BY_WIDGET, WIDGET_SCRIPT):
+            path = self.web_dir / WIDGET_FILES[name][0] / name
+            stamp.append(path.stat().st_mtime if path.is_file() else -1.0)
+        return tuple(stamp)
+
+    def get(self, filename: str) -> Optional[Asset]:
+        stamp = self._sources_stamp()
+        if stamp != self._stamp:
+            self._assets = build_assets(self.web_dir)
+            self._stamp = stamp
+        return self._assets.get(filename)
+
+
+def asset_response(request: Request, asset: Asset, versioned: bool) -> HTTPResponse:
+    """The asset, gzipped if accepted, with its cache headers (304 if unchanged)."""
+    headers = {
+        **SECURITY_HEADERS,
+        "Cache-Control": LONG_CACHE if versioned else SHORT_CACHE,
+        "ETag": asset.etag,
+        "Vary": "Accept-Encoding",
+    }
+    if asset.etag in request.headers.get("if-none-match", ""):
+        return response.empty(status=304, headers=headers)
+    accepts = request.headers.get("accept-encoding", "")
+    if "gzip" in accepts.lower():
+        headers["Content-Encoding"] = "gzip"
+        return response.raw(
+            asset.gzipped, headers=headers, content_type=asset.mime_type
+        )
+    return response.raw(asset.body, headers=headers, content_type=asset.mime_type)
+
+
 def create_app(settings: WebSettings, name: str = "shebao_web") -> Sanic:
     """Build the web server for ``settings`` (nothing is started or read yet)."""
     app = Sanic(name)
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.ctx.settings = settings
     web_dir = settings.web_dir.resolve()
+    assets = AssetCache(web_dir)
 
     @app.before_server_start
     async def _check_files(app: Sanic, _loop: object) -> None:
@@ -134,7 +252,10 @@ def create_app(settings: WebSettings, name: str = "shebao_web") -> Sanic:
         )
 
     @app.get("/widget/<filename:str>")
-    async def widget_file(_request: Request, filename: str) -> HTTPResponse:
+    async def widget_file(request: Request, filename: str) -> HTTPResponse:
+        asset = assets.get(filename)
+        if asset is not None:
+            return asset_response(request, asset, filename == asset.versioned)
         if filename not in WIDGET_FILES:
             raise NotFound(f"no widget file {filename}")
         folder, mime_type = WIDGET_FILES[filename]

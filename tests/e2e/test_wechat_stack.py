@@ -94,3 +94,45 @@ async def test_encrypted_chinese_text_gets_an_encrypted_answer(
         assert reply.fields["_encrypted"] is True
     content = await answer(reply, wechat_api, openid)
     assert content.endswith("回复数字选择：\n1. 城镇户口\n2. 农业户口")
+
+
+@pytest.mark.parametrize("english", [False, True])
+async def test_menu_click_gets_the_intents_answer_in_the_users_language(
+    stack: Stack,
+    wechat: WeChatCallbacks,
+    http: aiohttp.ClientSession,
+    wechat_api: FakeWeChatApi,
+    english: bool,
+) -> None:
+    openid = new_openid()
+    if english:  # the channel remembers the language the user writes in
+        reply = await wechat.post(http, wechat.text(openid, "Hello"), timeout=60)
+        await answer(reply, wechat_api, openid)
+    before = len(wechat_api.messages_to(openid))
+    reply = await wechat.post(
+        http,
+        wechat.menu(openid, "CLICK", "/ask_individual_payment"),
+        encrypt=True,
+        timeout=60,
+    )
+    assert reply.status == 200, reply.body
+    if reply.is_success:  # over the reply budget: the customer-service API
+        messages = await asyncio.to_thread(
+            wechat_api.wait_for_messages, openid, before + 1, 60
+        )
+        content = "\n\n".join(m["text"]["content"] for m in messages[before:])
+    else:
+        content = reply.content
+    if english:
+        assert "urban" in content and "agricultural" in content, content
+    else:
+        assert content.endswith("回复数字选择：\n1. 城镇户口\n2. 农业户口"), content
+    events = stored_tracker(stack, f"wechat:{openid}")["events"]
+    intents = [
+        e["parse_data"]["intent"]["name"] for e in events if e["event"] == "user"
+    ]
+    assert intents[-1] == "ask_individual_payment"
+    view = await wechat.post(
+        http, wechat.menu(openid, "VIEW", "https://www.example.gov.cn/"), timeout=60
+    )
+    assert view.is_success

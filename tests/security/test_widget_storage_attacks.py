@@ -144,7 +144,11 @@ async def test_clear_history_ends_the_chat_on_the_server(
     await widget.bot_reply_after(0)
     old_session = await page.evaluate("localStorage.getItem('shebao-widget:session')")
 
-    await page.locator("#shebao-panel .link-button").click()
+    # End chat, confirmed, survey skipped.
+    await page.locator("#shebao-panel .end-chat").click()
+    await page.locator("#shebao-panel .confirm-end").click()
+    await page.locator("#shebao-panel .skip-feedback").click()
+    await page.locator("#shebao-panel .new-chat").click()
     await expect(widget.messages).to_have_count(0)
     await widget.wait_online()
     received = json.loads(urllib.request.urlopen(fake_rasa.url + "/received").read())

@@ -254,6 +254,20 @@ class WeChatCallbacks:
         body = f"<Event><![CDATA[{event}]]></Event>"
         return self._xml(openid, "event", body, None, create_time)
 
+    def menu(
+        self, openid: str, event: str, key: str, create_time: Optional[int] = None
+    ) -> str:
+        """A custom-menu event: ``CLICK`` (key) or ``VIEW`` (the URL as key).
+
+        Events are deduplicated by sender and CreateTime, so each call gets a
+        CreateTime of its own unless one is given.
+        """
+        body = (
+            f"<Event><![CDATA[{event}]]></Event><EventKey><![CDATA[{key}]]></EventKey>"
+        )
+        created = create_time or int(time.time()) + self.next_msg_id() % 1000
+        return self._xml(openid, "event", body, None, created)
+
     # ---- signing and sending --------------------------------------------------
     def signed(
         self,

@@ -7,8 +7,10 @@ Screenshots go to ``var/artifacts/web/`` (git-ignored) as build artifacts.
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import AsyncIterator, Callable, Iterator, List, Optional
+from typing import AsyncIterator, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
@@ -21,6 +23,7 @@ from tests.web.servers import (
     chromium_path,
     web_server,
 )
+from tools.devstack import free_port
 
 
 @pytest.fixture(scope="session")
@@ -75,3 +78,32 @@ def fake_rasa(artifacts: Path) -> Iterator[FakeRasa]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def partner_site() -> Iterator[Callable[[str], str]]:
+    """A third-party site on its own origin that serves one page we give it."""
+    pages: Dict[str, bytes] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            body = pages.get(self.path)
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def _serve(html: str) -> str:
+        pages["/"] = html.encode("utf-8")
+        return f"http://127.0.0.1:{server.server_port}/"
+
+    yield _serve
+    server.shutdown()
+    server.server_close()

@@ -163,3 +163,65 @@ def test_nothing_else_is_served(web_url, path):
     status, headers, body = fetch(web_url + path)
     assert status == 404
     assert headers["Content-Type"].startswith("application/json")
+
+
+def fetch_raw(url: str, **headers: str) -> Tuple[int, Message, bytes]:
+    """Status, headers and the body exactly as transferred (not decompressed)."""
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def test_widget_assets_are_versioned_gzipped_and_cached(web_url):
+    import gzip
+    import json
+    import re
+
+    # The one-tag embed's script: short cache, gzip, names of what it loads.
+    status, headers, body = fetch_raw(
+        web_url + "/widget/shebao-widget.js", **{"Accept-Encoding": "gzip, br"}
+    )
+    assert status == 200 and headers["Content-Encoding"] == "gzip"
+    assert headers["Cache-Control"] == "public, max-age=300, must-revalidate"
+    assert headers["Vary"] == "Accept-Encoding"
+    script = gzip.decompress(body).decode("utf-8")
+    manifest = json.loads(
+        re.search(r"var ASSETS = (\{.*?\});", script).group(1)  # type: ignore[union-attr]
+    )
+    assert set(manifest) == {"shebao-widget.css", "redact.js", "socket.io.min.js"}
+    assert re.fullmatch(
+        r"shebao-widget\.[0-9a-f]{12}\.css", manifest["shebao-widget.css"]
+    )
+
+    # The plain script's ETag is its versioned name; an unchanged one is a 304.
+    versioned = headers["ETag"].strip('"')
+    assert re.fullmatch(r"shebao-widget\.[0-9a-f]{12}\.js", versioned)
+    status, _, body = fetch_raw(
+        web_url + "/widget/shebao-widget.js", **{"If-None-Match": headers["ETag"]}
+    )
+    assert status == 304 and body == b""
+
+    # Versioned files: cached for a year, the same bytes as the plain names.
+    transferred, raw = 0, 0
+    for name in [versioned, *manifest.values()]:
+        status, headers, body = fetch_raw(
+            f"{web_url}/widget/{name}", **{"Accept-Encoding": "gzip"}
+        )
+        assert status == 200, name
+        assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        assert headers["Content-Encoding"] == "gzip"
+        status, plain_headers, plain = fetch_raw(f"{web_url}/widget/{name}")
+        assert "Content-Encoding" not in plain_headers
+        assert gzip.decompress(body) == plain
+        transferred += len(body)
+        raw += len(plain)
+    # What a first visit transfers: under a third of the uncompressed files.
+    (ARTIFACTS / "widget-transfer.txt").write_text(
+        f"uncompressed {raw} bytes, gzip {transferred} bytes\n", encoding="utf-8"
+    )
+    assert transferred < raw / 3
+    status, _, _ = fetch_raw(f"{web_url}/widget/shebao-widget.000000000000.js")
+    assert status == 404

@@ -9,12 +9,8 @@ The whole conversation against the real assistant is in test_widget_stack.py.
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable, Dict, Iterator
 
-import pytest
 from playwright.async_api import expect
 
 from tests.web.widget_page import Widget
@@ -212,35 +208,6 @@ async def test_unreachable_server_shows_an_error(
     for index in range(3):
         await expect(widget.welcome_chips.nth(index)).to_be_disabled()
     await widget.screenshot(artifacts, "fake-unreachable")
-
-
-@pytest.fixture
-def partner_site() -> Iterator[Callable[[str], str]]:
-    """A third-party site on its own origin that serves one page we give it."""
-    pages: Dict[str, bytes] = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-            body = pages.get(self.path)
-            self.send_response(200 if body else 404)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.end_headers()
-            self.wfile.write(body or b"")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-
-    def _serve(html: str) -> str:
-        pages["/"] = html.encode("utf-8")
-        return f"http://127.0.0.1:{server.server_port}/"
-
-    yield _serve
-    server.shutdown()
-    server.server_close()
 
 
 async def test_options_from_data_attributes(

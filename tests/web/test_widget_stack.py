@@ -7,15 +7,19 @@ of each step go to ``var/artifacts/web/stack-*.png``.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Callable, Iterator
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 import yaml
 from playwright.async_api import expect
 
+from backend.demo import DEMO_ID_NUMBER
+from tests.support.stack import latest_code
 from tests.web.servers import REPO_ROOT, TcpProxy
 from tests.web.widget_page import CJK, Widget
 from tools.devstack import Stack
@@ -210,3 +214,62 @@ async def test_reconnecting_when_the_server_goes_away(
         await widget.screenshot(artifacts, "stack-9-recovered")
     finally:
         await proxy.stop()
+
+
+async def test_end_chat_feedback_is_stored_and_a_new_chat_needs_a_new_code(
+    browser, stack: Stack, web_url: str, artifacts: Path
+):
+    context = await browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    page = await context.new_page()
+    await page.goto(web_url + "/")
+    widget = Widget(page)
+    await widget.open()
+    await widget.wait_online(timeout=30_000)
+
+    # A verified inquiry.
+    await widget.send("帮我查一下我2025年交了哪几个月")
+    await expect(await widget.bot_reply_after(0)).to_contain_text("身份证")
+    await widget.send(DEMO_ID_NUMBER)
+    await expect(await widget.bot_reply_after(1)).to_contain_text("验证码")
+    await widget.send(latest_code(stack, DEMO_ID_NUMBER))
+    await expect(await widget.bot_reply_after(2)).to_contain_text("2025")
+    session = await page.evaluate("localStorage.getItem('shebao-widget:session')")
+
+    # End chat, with feedback.
+    await page.get_by_role("button", name=re.compile("^结束对话")).click()
+    await page.locator("#shebao-panel .confirm-end").click()
+    await page.get_by_role("radio", name="是").check()
+    await page.get_by_label("4 分").check()
+    await page.get_by_label("其他意见（可不填）").fill(
+        "很清楚，谢谢。我的手机 13812345678"
+    )
+    await page.get_by_role("button", name="提交评价").click()
+    await expect(page.get_by_role("heading", name="感谢您的评价！")).to_be_visible(
+        timeout=15_000
+    )
+    await widget.screenshot(artifacts, "stack-10-feedback-thanks")
+
+    # The feedback is stored in that conversation, as slots, the comment masked.
+    tracker = requests.get(
+        f"{stack.rasa_url}/conversations/web:{session}/tracker",
+        params={"token": stack.rasa_token},
+        timeout=10,
+    ).json()
+    slots = tracker["slots"]
+    assert slots["feedback_answered"] is True
+    assert slots["feedback_rating"] == 4
+    assert "138****5678" in slots["feedback_comment"]
+    assert "13812345678" not in json.dumps(tracker)
+    texts = [e.get("text") or "" for e in tracker["events"] if e["event"] == "bot"]
+    assert any("感谢您的评价" in text for text in texts)
+
+    # A new conversation: the verification is gone, records need a new code.
+    await page.get_by_role("button", name="开始新对话").click()
+    await expect(widget.messages).to_have_count(0)
+    await widget.wait_online(timeout=30_000)
+    new_session = await page.evaluate("localStorage.getItem('shebao-widget:session')")
+    assert new_session and new_session != session
+    await widget.send("2025年的缴费记录再查一下")
+    await expect(await widget.bot_reply_after(0)).to_contain_text("身份证")
+    await widget.screenshot(artifacts, "stack-11-new-chat-asks-again")
+    await context.close()

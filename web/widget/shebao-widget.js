@@ -15,7 +15,9 @@
  * Privacy: localStorage holds only masked text (redact.js, the same rules as
  * common/redaction.py); answers typed while the bot asks for an ID number or
  * a code are stored as stars. Stored history expires (data-history-hours);
- * "clear" sends /end_chat and starts a new session.
+ * "End chat" sends /end_chat, asks for feedback (/give_feedback{...}, stored
+ * in the conversation) and starts a new session. The transcript the resident
+ * downloads or prints is masked the same way.
  */
 (function () {
   "use strict";
@@ -27,6 +29,21 @@
   // ---------------------------------------------------------------- options
   var data = script.dataset;
   var scriptUrl = new URL(script.src, document.baseURI);
+  // Versioned (content-hashed) names of the files this script loads, filled
+  // in by the widget server (web/app.py); served as-is, the plain names apply.
+  var ASSETS = /*shebao:assets*/ {} /*shebao:end*/;
+  function asset(name) {
+    return new URL(ASSETS[name] || name, scriptUrl).href;
+  }
+  function safeWebsite(value) {
+    if (!value) return null;
+    try {
+      var url = new URL(value, document.baseURI);
+      return /^https?:$/.test(url.protocol) ? url.href : null;
+    } catch (e) {
+      return null;
+    }
+  }
 
   function flag(value, fallback) {
     if (value === undefined) return fallback;
@@ -56,9 +73,13 @@
     maxHistory: parseInt(data.maxHistory || "200", 10) || 200,
     // Stored history older than this is deleted (also other, closed tabs' logs).
     historyHours: parseFloat(data.historyHours) > 0 ? parseFloat(data.historyHours) : 24,
-    redactUrl: data.redactSrc || new URL("redact.js", scriptUrl).href,
-    clientUrl: data.socketioSrc || new URL("socket.io.min.js", scriptUrl).href,
-    cssUrl: data.css || new URL("shebao-widget.css", scriptUrl).href,
+    redactUrl: data.redactSrc || asset("redact.js"),
+    clientUrl: data.socketioSrc || asset("socket.io.min.js"),
+    cssUrl: data.css || asset("shebao-widget.css"),
+    // After this long "reconnecting", the banner adds the 12333 advice.
+    outageSeconds: parseFloat(data.outageSeconds) >= 0 ? parseFloat(data.outageSeconds) : 30,
+    // The city's social-insurance website, linked in the footer (http(s) only).
+    websiteUrl: safeWebsite(data.websiteUrl),
   };
 
   // ---------------------------------------------------------- UI strings
@@ -83,6 +104,7 @@
       online: "在线",
       reconnecting: "连接已断开，正在重新连接…",
       reconnectingShort: "重新连接中",
+      outage: "仍在尝试重新连接… 暂时无法连接服务，请稍后再试，或拨打 12333 咨询热线。",
       offline: "暂时无法连接服务，请稍后再试，或拨打 12333 咨询热线。",
       offlineShort: "未连接",
       restored: "已重新连接。",
@@ -94,9 +116,38 @@
         "交费后怎么查询？",
       ],
       suggestionsLabel: "常见问题",
+      choicesLabel: "请选择",
       notice: "只有在助手请求核实身份时才填写身份证号；请勿发送银行卡号、密码。",
-      clear: "清空记录",
-      clearLabel: "清空本机保存的聊天记录并开始新对话",
+      endChat: "结束对话",
+      endChatLabel: "结束对话：核验失效，并清除本机保存的聊天记录",
+      endTitle: "结束本次对话？",
+      endText: "结束后，本次对话中的身份核验将失效，本机保存的聊天记录会被清除。",
+      endConfirm: "结束对话",
+      endCancel: "继续对话",
+      feedbackTitle: "对话已结束",
+      feedbackIntro: "欢迎花几秒钟评价本次服务（可不填）。",
+      answeredQuestion: "您的问题得到解答了吗？",
+      yes: "是",
+      no: "否",
+      ratingQuestion: "请为本次服务打分（1 分最低，5 分最高）",
+      ratingLabel: "分",
+      commentLabel: "其他意见（可不填）",
+      commentHint: "请勿填写身份证号、手机号等个人信息。",
+      sendFeedback: "提交评价",
+      skip: "跳过",
+      thanksTitle: "感谢您的评价！",
+      endedTitle: "对话已结束",
+      clearedText: "本机保存的聊天记录已清除。",
+      newChat: "开始新对话",
+      download: "下载记录",
+      downloadLabel: "下载对话记录（文本文件，个人信息已隐藏）",
+      print: "打印",
+      printLabel: "打印对话记录（个人信息已隐藏）",
+      website: "官方网站",
+      transcriptTitle: "社保助手 · 对话记录",
+      transcriptSaved: "导出时间：",
+      transcriptNote: "为保护您的隐私，身份证号、手机号和验证码已隐藏。",
+      transcriptEmpty: "（暂无对话）",
       unread: "有新消息",
       image: "图片",
       dateFormat: "zh-CN",
@@ -121,6 +172,8 @@
       online: "Online",
       reconnecting: "Connection lost. Reconnecting…",
       reconnectingShort: "Reconnecting",
+      outage:
+        "Still trying to reconnect… The chat service can't be reached right now. Please try again later, or call the 12333 hotline.",
       offline:
         "The chat service can't be reached right now. Please try again later, or call the 12333 hotline.",
       offlineShort: "Offline",
@@ -133,9 +186,38 @@
         "How can I check my payments?",
       ],
       suggestionsLabel: "Common questions",
+      choicesLabel: "Choose one",
       notice: "Only type your ID number when the assistant asks to verify you; never send bank card numbers or passwords.",
-      clear: "Clear history",
-      clearLabel: "Clear the chat history saved on this device and start a new conversation",
+      endChat: "End chat",
+      endChatLabel: "End chat: cancels the verification and clears the history saved on this device",
+      endTitle: "End this chat?",
+      endText: "Ending it cancels any identity verification in this chat and clears the chat history saved on this device.",
+      endConfirm: "End chat",
+      endCancel: "Keep chatting",
+      feedbackTitle: "Chat ended",
+      feedbackIntro: "Would you tell us how it went? (optional)",
+      answeredQuestion: "Did you get an answer?",
+      yes: "Yes",
+      no: "No",
+      ratingQuestion: "How would you rate this chat? (1 = poor, 5 = excellent)",
+      ratingLabel: "out of 5",
+      commentLabel: "Any other comments? (optional)",
+      commentHint: "Please don't include your ID number, phone number or other personal details.",
+      sendFeedback: "Send feedback",
+      skip: "Skip",
+      thanksTitle: "Thank you for your feedback!",
+      endedTitle: "Chat ended",
+      clearedText: "The chat history saved on this device has been cleared.",
+      newChat: "Start a new chat",
+      download: "Download",
+      downloadLabel: "Download the conversation (text file, personal details masked)",
+      print: "Print",
+      printLabel: "Print the conversation (personal details masked)",
+      website: "Official website",
+      transcriptTitle: "Shebao Assistant · Conversation",
+      transcriptSaved: "Saved: ",
+      transcriptNote: "For your privacy, ID numbers, phone numbers and codes are masked.",
+      transcriptEmpty: "(no messages yet)",
       unread: "New message",
       image: "Image",
       dateFormat: "en-GB",
@@ -242,6 +324,16 @@
     shown: {},
     pendingEnd: null, // a session id whose /end_chat could not be sent yet
     restarting: false,
+    outage: false, // "reconnecting" for longer than options.outageSeconds
+    outageTimer: null,
+    // The end-of-chat sheet: null | "confirm" | "feedback" | "done"
+    ending: null,
+    endedSession: null, // the conversation the feedback belongs to
+    feedback: { answered: null, rating: null, comment: "" },
+    feedbackSent: false,
+    afterReply: null, // called with the next bot message (the feedback thanks)
+    awaitingEndReply: false, // the bot has not yet confirmed /end_chat
+    finishTimer: null,
   };
 
   // ------------------------------------------------------------- privacy
@@ -444,6 +536,7 @@
       "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z",
     ],
     send: ["M3.4 20.4 21 12 3.4 3.6 3.4 10.2 15 12 3.4 13.8z"],
+    end: ["M5 4h9a2 2 0 0 1 2 2v3h-2V6H5v12h9v-3h2v3a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2zm12.6 4.6L21 12l-3.4 3.4-1.4-1.4 1-1H9v-2h8.2l-1-1z"],
   };
 
   function looksChinese(text) {
@@ -464,6 +557,25 @@
     return anchor;
   }
 
+  // The 12333 hotline, wherever it appears in plain text, becomes a tap-to-call
+  // link (tel:12333). Not inside longer digit runs (a phone or ID number).
+  var HOTLINE = /(^|[^0-9])(12333)(?![0-9])/g;
+
+  function appendText(target, text) {
+    var last = 0;
+    var match;
+    HOTLINE.lastIndex = 0;
+    while ((match = HOTLINE.exec(text)) !== null) {
+      var start = match.index + match[1].length;
+      if (start > last) target.appendChild(document.createTextNode(text.slice(last, start)));
+      var call = link(match[2], "tel:" + match[2]);
+      call.className = "tel";
+      target.appendChild(call);
+      last = start + match[2].length;
+    }
+    if (last < text.length) target.appendChild(document.createTextNode(text.slice(last)));
+  }
+
   function renderInline(text, target, depth) {
     var last = 0;
     var match;
@@ -473,12 +585,16 @@
       matches.push({ index: match.index, end: INLINE.lastIndex, groups: match.slice(1) });
     }
     matches.forEach(function (m) {
-      if (m.index > last) target.appendChild(document.createTextNode(text.slice(last, m.index)));
+      if (m.index > last) appendText(target, text.slice(last, m.index));
       var g = m.groups;
-      if (g[0] !== undefined) {
+      // Stars next to stars are masked digits ("138****5678"), not bold.
+      var masked = g[0] !== undefined && (text.charAt(m.index - 1) === "*" || text.charAt(m.end) === "*");
+      if (masked) {
+        appendText(target, text.slice(m.index, m.end));
+      } else if (g[0] !== undefined) {
         var strong = el("strong");
         if (depth < 2) renderInline(g[0], strong, depth + 1);
-        else strong.textContent = g[0];
+        else appendText(strong, g[0]);
         target.appendChild(strong);
       } else if (g[1] !== undefined) {
         target.appendChild(link(g[1], g[2]));
@@ -487,7 +603,16 @@
       }
       last = m.end;
     });
-    if (last < text.length) target.appendChild(document.createTextNode(text.slice(last)));
+    if (last < text.length) appendText(target, text.slice(last));
+  }
+
+  // The text as the resident read it, for the transcript: **bold** without
+  // the stars, [label](url) as "label (url)".
+  function plainText(text) {
+    return String(text || "")
+      // not the stars of masked digits ("138****5678")
+      .replace(/(^|[^*])\*\*([^*\s][^*]*?)\*\*(?!\*)/g, "$1$2")
+      .replace(/\[([^\]\n]+)\]\(([^)\s]+)\)/g, "$1 ($2)");
   }
 
   function renderMarkdown(text) {
@@ -561,10 +686,11 @@
   ui.langGroup.appendChild(ui.langButtons.zh);
   ui.langGroup.appendChild(ui.langButtons.en);
   ui.closeButton = el("button", { type: "button", className: "icon-button close" }, [icon(ICONS.close, 20)]);
+  ui.endText = el("span", { className: "end-text" });
+  ui.endButton = el("button", { type: "button", className: "end-chat" }, [icon(ICONS.end, 18), ui.endText]);
   ui.header = el("header", { className: "header" }, [
     el("div", { className: "heading" }, [ui.title, ui.subtitle]),
-    ui.langGroup,
-    ui.closeButton,
+    el("div", { className: "header-tools" }, [ui.langGroup, ui.endButton, ui.closeButton]),
   ]);
 
   ui.banner = el("div", { className: "banner", hidden: true });
@@ -572,14 +698,22 @@
 
   ui.welcome = el("div", { className: "welcome" });
   ui.log = el("ol", { className: "log", role: "log", "aria-live": "polite", "aria-relevant": "additions" });
-  ui.typing = el("div", { className: "typing", hidden: true }, [
+  // Announced once through the status region instead (see showTyping).
+  ui.typing = el("div", { className: "typing", "aria-hidden": "true", hidden: true }, [
     el("span", { className: "dots", "aria-hidden": "true" }, [el("span"), el("span"), el("span")]),
     el("span", { className: "typing-text" }),
   ]);
   ui.scroller = el("div", { className: "scroller", tabindex: "-1" }, [ui.welcome, ui.log, ui.typing]);
 
+  // End of chat: confirm, then the feedback survey, then "start a new chat".
+  ui.sheet = el("div", { className: "sheet", role: "region", "aria-labelledby": "shebao-sheet-title", hidden: true });
+
   ui.notice = el("p", { className: "notice" });
-  ui.clearButton = el("button", { type: "button", className: "link-button" });
+  ui.downloadButton = el("button", { type: "button", className: "link-button download" });
+  ui.printButton = el("button", { type: "button", className: "link-button print" });
+  ui.website = options.websiteUrl
+    ? el("a", { className: "website", href: options.websiteUrl, target: "_blank", rel: "noopener noreferrer" })
+    : null;
   ui.input = el("textarea", {
     id: "shebao-input",
     className: "input",
@@ -593,13 +727,14 @@
   ui.form = el("form", { className: "composer", novalidate: true }, [ui.inputLabel, ui.input, ui.sendButton]);
   ui.footer = el("footer", { className: "footer" }, [
     ui.form,
-    el("div", { className: "footer-row" }, [ui.notice, ui.clearButton]),
+    ui.notice,
+    el("div", { className: "footer-row" }, [ui.downloadButton, ui.printButton, ui.website]),
   ]);
 
   ui.panel = el(
     "section",
     { id: "shebao-panel", className: "panel", role: "dialog", "aria-modal": "false", "aria-labelledby": "shebao-title", hidden: true },
-    [ui.header, ui.banner, ui.scroller, ui.footer, ui.status]
+    [ui.header, ui.banner, ui.sheet, ui.scroller, ui.footer, ui.status]
   );
   ui.container = el("div", { className: "container", "data-position": options.position }, [ui.panel, ui.launcher]);
   root.appendChild(ui.container);
@@ -651,7 +786,8 @@
       return r && r.title;
     });
     if (!replies.length) return null;
-    var group = el("div", { className: "quick-replies", role: "group", "aria-label": t("suggestionsLabel") });
+    // The bot's answer options: "choose one", not the welcome's common questions.
+    var group = el("div", { className: "quick-replies choices", role: "group", "aria-label": t("choicesLabel") });
     replies.forEach(function (reply) {
       var button = el("button", { type: "button", className: "chip", text: reply.title });
       button.addEventListener("click", function () {
@@ -734,8 +870,15 @@
     ui.sendButton.setAttribute("aria-label", t("sendLabel"));
     ui.sendButton.setAttribute("title", t("send"));
     ui.notice.textContent = t("notice");
-    ui.clearButton.textContent = t("clear");
-    ui.clearButton.setAttribute("aria-label", t("clearLabel"));
+    ui.endText.textContent = t("endChat");
+    ui.endButton.setAttribute("aria-label", t("endChatLabel"));
+    ui.endButton.setAttribute("title", t("endChatLabel"));
+    ui.downloadButton.textContent = t("download");
+    ui.downloadButton.setAttribute("aria-label", t("downloadLabel"));
+    ui.printButton.textContent = t("print");
+    ui.printButton.setAttribute("aria-label", t("printLabel"));
+    if (ui.website) ui.website.textContent = t("website");
+    renderSheet(false);
     ui.typing.querySelector(".typing-text").textContent = t("typing");
     ui.badge.textContent = t("unread");
     // Labels, timestamps and the welcome follow the UI language; messages
@@ -761,7 +904,7 @@
       time.setAttribute("title", new Date(entry.ts).toLocaleString(t("dateFormat")));
     });
     var replies = ui.log.querySelector(".quick-replies");
-    if (replies) replies.setAttribute("aria-label", t("suggestionsLabel"));
+    if (replies) replies.setAttribute("aria-label", t("choicesLabel"));
   }
 
   function updateLauncherLabel() {
@@ -774,10 +917,13 @@
     ui.container.setAttribute("data-connection", c);
     var short = { connecting: t("connecting"), online: t("online"), reconnecting: t("reconnectingShort"), offline: t("offlineShort") }[c];
     ui.statusText.textContent = short;
-    var message = c === "reconnecting" ? t("reconnecting") : c === "offline" ? t("offline") : "";
-    ui.banner.textContent = message;
+    var outage = c === "reconnecting" && state.outage;
+    var message = outage ? t("outage") : c === "reconnecting" ? t("reconnecting") : c === "offline" ? t("offline") : "";
+    while (ui.banner.firstChild) ui.banner.removeChild(ui.banner.firstChild);
+    appendText(ui.banner, message); // 12333 as a tap-to-call link
     ui.banner.hidden = !message;
-    ui.banner.setAttribute("data-kind", c);
+    ui.banner.setAttribute("data-kind", outage ? "offline" : c);
+    ui.container.setAttribute("data-outage", outage ? "true" : "false");
     syncEnabled();
   }
 
@@ -791,10 +937,28 @@
     });
   }
 
+  // A long outage: after options.outageSeconds of "reconnecting" the banner
+  // gives the 12333 advice that otherwise shows only if never connected.
+  function watchOutage(reconnecting) {
+    window.clearTimeout(state.outageTimer);
+    state.outageTimer = null;
+    if (!reconnecting) {
+      state.outage = false;
+      return;
+    }
+    state.outageTimer = window.setTimeout(function () {
+      if (state.connection !== "reconnecting") return;
+      state.outage = true;
+      renderConnection();
+      ui.status.textContent = t("outage");
+    }, options.outageSeconds * 1000);
+  }
+
   function setConnection(next) {
     if (state.connection === next) return;
     var previous = state.connection;
     state.connection = next;
+    watchOutage(next === "reconnecting");
     renderConnection();
     // Tell screen-reader users about losing and regaining the connection.
     if (next === "reconnecting" || next === "offline") ui.status.textContent = next === "offline" ? t("offline") : t("reconnecting");
@@ -803,7 +967,11 @@
 
   function showTyping(on) {
     window.clearTimeout(state.typingTimer);
+    var was = !ui.typing.hidden;
     ui.typing.hidden = !on;
+    // Screen readers hear "typing" once per answer, not the animation.
+    if (on && !was) ui.status.textContent = t("typing");
+    if (!on && ui.status.textContent === t("typing")) ui.status.textContent = "";
     if (on) {
       // Rasa may answer with nothing at all; never spin forever.
       state.typingTimer = window.setTimeout(function () {
@@ -819,6 +987,9 @@
     ui.panel.hidden = !open;
     ui.container.classList.toggle("is-open", open);
     ui.launcher.setAttribute("aria-expanded", open ? "true" : "false");
+    // While the panel is open its own close button closes it: the launcher
+    // leaves the tab order (it is hidden altogether when full-screen).
+    ui.launcher.tabIndex = open ? -1 : 0;
     if (open) {
       state.unread = false;
       ui.badge.hidden = true;
@@ -872,6 +1043,14 @@
 
   function onBotMessage(message) {
     showTyping(false);
+    var endReply = state.awaitingEndReply;
+    state.awaitingEndReply = false;
+    if (state.afterReply && !endReply) {
+      var then = state.afterReply;
+      state.afterReply = null;
+      then();
+      return; // the feedback thanks: the conversation is over and cleared
+    }
     var entry = botEntry(message);
     if (!entry) return;
     logEntry(entry);
@@ -897,18 +1076,28 @@
     return sendMessage('/set_language{"language":"' + lang + '"}', null);
   }
 
-  // "Clear history" ends the chat: the bot is told (/end_chat forgets the
-  // verified session on the server), the local keys go, and a new session id
-  // starts a new conversation. The socket reconnects so that it leaves the
-  // old conversation's room and no late reply of it shows up here.
+  // Ending the chat: the bot is told (/end_chat forgets the verified session
+  // on the server), the resident may leave feedback for the same conversation,
+  // then the local keys go and a new session id starts a new conversation.
+  function isOnline() {
+    return !!(state.socket && state.connection === "online" && state.sessionConfirmed);
+  }
+
+  // "End chat" without the survey (also the public clearHistory hook).
   function clearHistory() {
     var oldSession = store.get("session");
-    var socket = state.socket;
-    var online = !!(socket && state.connection === "online" && state.sessionConfirmed);
     if (oldSession) {
-      if (online) sendEndChat(oldSession);
+      if (isOnline()) sendEndChat(oldSession);
       else state.pendingEnd = oldSession;
     }
+    resetConversation();
+    ui.input.focus();
+  }
+
+  // Forget this conversation here. The socket reconnects so that it leaves the
+  // old conversation's room and no late reply of it shows up in the new one.
+  function resetConversation() {
+    var socket = state.socket;
     store.keys(LOG_PREFIX).forEach(function (key) {
       store.remove(key);
     });
@@ -916,6 +1105,7 @@
     store.remove("seen");
     state.shown = {};
     state.rendered = [];
+    state.afterReply = null;
     while (ui.log.firstChild) ui.log.removeChild(ui.log.firstChild);
     while (ui.welcome.firstChild) ui.welcome.removeChild(ui.welcome.firstChild);
     renderHistory();
@@ -928,7 +1118,294 @@
       socket.disconnect();
       socket.connect();
     }
+  }
+
+  function askToEnd() {
+    state.ending = "confirm";
+    renderSheet(true);
+  }
+
+  function cancelEnd() {
+    state.ending = null;
+    renderSheet(false);
+    ui.endButton.focus();
+  }
+
+  function confirmEnd() {
+    var session = store.get("session");
+    state.feedback = { answered: null, rating: null, comment: "" };
+    state.feedbackSent = false;
+    if (session && isOnline()) {
+      sendEndChat(session);
+      state.awaitingEndReply = true;
+      state.endedSession = session;
+      state.ending = "feedback";
+      showTyping(false);
+    } else {
+      // Not connected: /end_chat goes as soon as we are; no survey then.
+      clearHistory();
+      state.ending = "done";
+    }
+    renderSheet(true);
+  }
+
+  // /give_feedback{"feedback_answered": true, "feedback_rating": 4, "feedback_comment": "..."}
+  function feedbackPayload(feedback) {
+    var entities = {};
+    if (feedback.answered !== null) entities.feedback_answered = feedback.answered;
+    if (feedback.rating !== null) entities.feedback_rating = feedback.rating;
+    var comment = String(feedback.comment || "").trim().slice(0, 500);
+    if (comment) entities.feedback_comment = comment;
+    if (!Object.keys(entities).length) return null;
+    return "/give_feedback" + JSON.stringify(entities);
+  }
+
+  function finishEnd(sent) {
+    window.clearTimeout(state.finishTimer);
+    if (state.ending !== "feedback") return;
+    state.feedbackSent = sent;
+    state.endedSession = null;
+    resetConversation();
+    state.ending = "done";
+    renderSheet(true);
+  }
+
+  function submitFeedback(skip) {
+    readFeedbackForm();
+    var payload = skip ? null : feedbackPayload(state.feedback);
+    if (!payload || !isOnline() || !state.endedSession) {
+      finishEnd(false);
+      return;
+    }
+    state.socket.emit("user_uttered", {
+      message: payload,
+      session_id: state.endedSession,
+      metadata: { language: state.lang },
+    });
+    // Leave the old conversation once the bot has stored the feedback (its
+    // thanks arrive), or after a few seconds at most.
+    state.afterReply = function () {
+      finishEnd(true);
+    };
+    state.finishTimer = window.setTimeout(function () {
+      state.afterReply = null;
+      finishEnd(true);
+    }, 5000);
+    renderSheet(false, true);
+  }
+
+  function startNewChat() {
+    state.ending = null;
+    renderSheet(false);
     ui.input.focus();
+  }
+
+  function readFeedbackForm() {
+    var form = ui.sheet.querySelector("form");
+    if (!form) return;
+    var answered = form.querySelector("input[name='answered']:checked");
+    var rating = form.querySelector("input[name='rating']:checked");
+    var comment = form.querySelector("textarea");
+    state.feedback = {
+      answered: answered ? answered.value === "yes" : null,
+      rating: rating ? parseInt(rating.value, 10) : null,
+      comment: comment ? comment.value : "",
+    };
+  }
+
+  function sheetButton(label, className, onClick) {
+    var button = el("button", { type: "button", className: className, text: label });
+    button.addEventListener("click", onClick);
+    return button;
+  }
+
+  function radioGroup(name, legend, choices, selected) {
+    var set = el("fieldset", { className: "choice-group " + name }, [el("legend", { text: legend })]);
+    var row = el("div", { className: "choice-row" });
+    choices.forEach(function (choice) {
+      var id = "shebao-" + name + "-" + choice.value;
+      var input = el("input", { type: "radio", name: name, id: id, value: choice.value, "aria-label": choice.label });
+      if (selected !== null && String(selected) === choice.value) input.checked = true;
+      row.appendChild(el("label", { for: id, className: "choice" }, [input, el("span", { text: choice.text })]));
+    });
+    set.appendChild(row);
+    return set;
+  }
+
+  // The end-of-chat sheet, in the current language (rebuilt on a switch; the
+  // answers given so far are kept). It covers the conversation and composer.
+  function renderSheet(focus, sending) {
+    if (ui.sheet.querySelector("form") && state.ending === "feedback") readFeedbackForm();
+    while (ui.sheet.firstChild) ui.sheet.removeChild(ui.sheet.firstChild);
+    var step = state.ending;
+    ui.sheet.hidden = !step;
+    ui.scroller.hidden = !!step;
+    ui.footer.hidden = !!step;
+    ui.endButton.disabled = !!step;
+    if (!step) return;
+    var heading = el("h3", { id: "shebao-sheet-title", className: "sheet-title", tabindex: "-1" });
+    ui.sheet.appendChild(heading);
+    if (step === "confirm") {
+      heading.textContent = t("endTitle");
+      ui.sheet.appendChild(el("p", { text: t("endText") }));
+      ui.sheet.appendChild(
+        el("div", { className: "sheet-actions" }, [
+          sheetButton(t("endConfirm"), "primary confirm-end", confirmEnd),
+          sheetButton(t("endCancel"), "secondary cancel-end", cancelEnd),
+        ])
+      );
+    } else if (step === "feedback") {
+      heading.textContent = t("feedbackTitle");
+      var form = el("form", { className: "feedback", novalidate: true }, [
+        el("p", { text: t("feedbackIntro") }),
+        radioGroup(
+          "answered",
+          t("answeredQuestion"),
+          [
+            { value: "yes", text: t("yes"), label: t("yes") },
+            { value: "no", text: t("no"), label: t("no") },
+          ],
+          state.feedback.answered === null ? null : state.feedback.answered ? "yes" : "no"
+        ),
+        radioGroup(
+          "rating",
+          t("ratingQuestion"),
+          [1, 2, 3, 4, 5].map(function (n) {
+            return { value: String(n), text: String(n), label: n + " " + t("ratingLabel") };
+          }),
+          state.feedback.rating
+        ),
+      ]);
+      var comment = el("textarea", {
+        id: "shebao-feedback-comment",
+        className: "input comment",
+        rows: "3",
+        maxlength: "500",
+        "aria-describedby": "shebao-feedback-hint",
+      });
+      comment.value = state.feedback.comment || "";
+      form.appendChild(el("label", { for: "shebao-feedback-comment", className: "comment-label", text: t("commentLabel") }));
+      form.appendChild(comment);
+      form.appendChild(el("p", { id: "shebao-feedback-hint", className: "hint", text: t("commentHint") }));
+      var send = el("button", { type: "submit", className: "primary send-feedback", text: t("sendFeedback") });
+      var skip = sheetButton(t("skip"), "secondary skip-feedback", function () {
+        submitFeedback(true);
+      });
+      if (sending) {
+        send.disabled = true;
+        skip.disabled = true;
+      }
+      form.appendChild(el("div", { className: "sheet-actions" }, [send, skip]));
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        submitFeedback(false);
+      });
+      ui.sheet.appendChild(form);
+    } else {
+      heading.textContent = state.feedbackSent ? t("thanksTitle") : t("endedTitle");
+      ui.sheet.appendChild(el("p", { text: t("clearedText") }));
+      ui.sheet.appendChild(
+        el("div", { className: "sheet-actions" }, [sheetButton(t("newChat"), "primary new-chat", startNewChat)])
+      );
+    }
+    if (focus) heading.focus();
+  }
+
+  // ------------------------------------------------------------ transcript
+  // A copy of the conversation as the resident saw it, masked like storage
+  // (redact.js: ID numbers, phone numbers, codes; verification answers are
+  // stars): a plain-text download and a printable page, both languages.
+  function transcriptEntries() {
+    return loadHistory().map(function (entry) {
+      var text = plainText(redact(entry.text));
+      if (entry.image) text = (text ? text + "\n" : "") + "[" + t("image") + "]";
+      return {
+        who: entry.from === "user" ? t("you") : t("bot"),
+        when: new Date(entry.ts).toLocaleString(t("dateFormat")),
+        text: text,
+      };
+    });
+  }
+
+  function transcriptText() {
+    var lines = [t("transcriptTitle"), t("transcriptSaved") + new Date().toLocaleString(t("dateFormat")), t("transcriptNote"), ""];
+    var entries = transcriptEntries();
+    if (!entries.length) lines.push(t("transcriptEmpty"));
+    entries.forEach(function (entry) {
+      lines.push("[" + entry.when + "] " + entry.who + (state.lang === "zh" ? "：" : ": "));
+      entry.text.split("\n").forEach(function (line) {
+        lines.push("    " + line);
+      });
+      lines.push("");
+    });
+    return lines.join("\n");
+  }
+
+  function stamp() {
+    var d = new Date();
+    function two(n) {
+      return ("0" + n).slice(-2);
+    }
+    return d.getFullYear() + two(d.getMonth() + 1) + two(d.getDate()) + "-" + two(d.getHours()) + two(d.getMinutes());
+  }
+
+  function downloadTranscript() {
+    var blob = new Blob([transcriptText()], { type: "text/plain;charset=utf-8" });
+    var url = URL.createObjectURL(blob);
+    var anchor = el("a", { href: url, download: "shebao-chat-" + stamp() + ".txt" });
+    ui.container.appendChild(anchor);
+    anchor.click();
+    ui.container.removeChild(anchor);
+    window.setTimeout(function () {
+      URL.revokeObjectURL(url);
+    }, 10000);
+  }
+
+  // A printable page in a new window, built with DOM methods only and styled
+  // by the widget's stylesheet (.sb-print), so a strict CSP needs nothing new.
+  function printTranscript() {
+    var win = window.open("", "_blank");
+    if (!win) {
+      downloadTranscript(); // pop-ups blocked: the file is the copy
+      return;
+    }
+    var doc = win.document;
+    doc.documentElement.setAttribute("lang", state.lang === "zh" ? "zh-CN" : "en");
+    doc.title = t("transcriptTitle");
+    var sheet = doc.createElement("link");
+    sheet.rel = "stylesheet";
+    sheet.href = options.cssUrl;
+    doc.head.appendChild(sheet);
+    var body = doc.body || doc.documentElement.appendChild(doc.createElement("body"));
+    body.className = "sb-print";
+    function add(parent, tag, className, text) {
+      var node = doc.createElement(tag);
+      if (className) node.className = className;
+      if (text !== undefined) node.textContent = text;
+      parent.appendChild(node);
+      return node;
+    }
+    add(body, "h1", "", t("transcriptTitle"));
+    add(body, "p", "meta", t("transcriptSaved") + new Date().toLocaleString(t("dateFormat")));
+    add(body, "p", "note", t("transcriptNote"));
+    var list = add(body, "ol", "entries");
+    var entries = transcriptEntries();
+    if (!entries.length) add(body, "p", "", t("transcriptEmpty"));
+    entries.forEach(function (entry) {
+      var item = add(list, "li", "entry");
+      add(item, "p", "who", entry.who + " · " + entry.when);
+      add(item, "p", "text", entry.text);
+    });
+    var printed = false;
+    function go() {
+      if (printed) return;
+      printed = true;
+      win.focus();
+      win.print();
+    }
+    sheet.addEventListener("load", go);
+    sheet.addEventListener("error", go);
+    window.setTimeout(go, 1500);
   }
 
   function sendEndChat(id) {
@@ -1026,7 +1503,9 @@
   ui.closeButton.addEventListener("click", function () {
     setOpen(false, true);
   });
-  var phone = window.matchMedia("(max-width: 480px)");
+  // Phones, and short windows (a landscape phone, or a desktop zoomed to
+  // 200%+): the panel takes the whole viewport (the same query as the CSS).
+  var phone = window.matchMedia("(max-width: 480px), (max-height: 560px)");
   function applyLayout() {
     // Full-screen on a phone: then it is modal and Tab stays inside it.
     ui.panel.setAttribute("aria-modal", phone.matches ? "true" : "false");
@@ -1036,7 +1515,7 @@
 
   function focusables() {
     return Array.prototype.filter.call(
-      ui.panel.querySelectorAll("button, textarea, a[href], [tabindex]:not([tabindex='-1'])"),
+      ui.panel.querySelectorAll("button, textarea, input, a[href], [tabindex]:not([tabindex='-1'])"),
       function (node) {
         return !node.disabled && node.getClientRects().length > 0;
       }
@@ -1066,7 +1545,9 @@
       setLanguage(code);
     });
   });
-  ui.clearButton.addEventListener("click", clearHistory);
+  ui.endButton.addEventListener("click", askToEnd);
+  ui.downloadButton.addEventListener("click", downloadTranscript);
+  ui.printButton.addEventListener("click", printTranscript);
   ui.form.addEventListener("submit", function (event) {
     event.preventDefault();
     var text = ui.input.value.trim();
@@ -1137,6 +1618,8 @@
     },
     setLanguage: setLanguage,
     clearHistory: clearHistory,
+    endChat: askToEnd,
+    transcript: transcriptText,
   };
 
   if (document.body) start();

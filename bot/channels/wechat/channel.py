@@ -49,6 +49,7 @@ from bot.channels.wechat.config import WeChatSettings
 from bot.channels.wechat.constants import CHANNEL_NAME, SUCCESS, sender_id_of
 from bot.channels.wechat.dedup import Deduplicator, Job
 from bot.channels.wechat.memory import UserMemory
+from bot.channels.wechat.menu import load_menu
 from bot.channels.wechat.protocol import (
     Incoming,
     RequestRejected,
@@ -56,6 +57,8 @@ from bot.channels.wechat.protocol import (
     WeChatProtocol,
 )
 from bot.channels.wechat.render import (
+    IMAGE_NOTICE,
+    LOCATION_NOTICE,
     TEXT_ONLY_NOTICE,
     TROUBLE_NOTICE,
     RenderedReply,
@@ -72,6 +75,8 @@ logger = logging.getLogger(__name__)
 
 WELCOME_EVENTS = frozenset({"subscribe", "subscribe_scan"})
 TEXT_TYPES = frozenset({"text", "voice"})
+# Non-text messages with an answer of their own (others get TEXT_ONLY_NOTICE).
+MEDIA_NOTICES = {"image": IMAGE_NOTICE, "location": LOCATION_NOTICE}
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
@@ -137,6 +142,8 @@ class WeChatInput(InputChannel):
             self.settings.buttons_ttl_seconds, storage=self.storage
         )
         self.jobs: Deduplicator[RenderedReply] = Deduplicator(storage=self.storage)
+        # The custom menu's CLICK keys (menu.json, the file uploaded to WeChat).
+        self.menu: Dict[str, str] = load_menu()
         if self.settings.uses_dev_secrets:
             logger.warning(
                 "wechat channel uses development credentials (SHEBAO_ENV=%s); set "
@@ -319,7 +326,17 @@ class WeChatInput(InputChannel):
                     # (the payload's entity fills the `language` slot).
                     payload = '/greet{"language": "%s"}' % language
                     return await self._ask_rasa(incoming, payload, on_new_message)
-                return RenderedReply()  # unsubscribe, menu, location reports: no answer
+                if incoming.event == "click" and incoming.event_key in self.menu:
+                    # A menu button: its intent, answered in the user's language.
+                    language = self.memory.language(openid)
+                    payload = '%s{"language": "%s"}' % (
+                        self.menu[incoming.event_key],
+                        language,
+                    )
+                    return await self._ask_rasa(incoming, payload, on_new_message)
+                # unsubscribe, VIEW (a link opened), unknown keys, location
+                # reports: "success", no answer
+                return RenderedReply()
             text = clean_user_text(incoming.text)
             if incoming.msg_type in TEXT_TYPES and text.strip():
                 self.memory.remember_language(openid, detect_language(text))
@@ -329,7 +346,8 @@ class WeChatInput(InputChannel):
                     text = str(button["payload"])
                 return await self._ask_rasa(incoming, text, on_new_message)
             language = self.memory.language(openid)
-            return RenderedReply([TEXT_ONLY_NOTICE[language]])
+            notice = MEDIA_NOTICES.get(incoming.msg_type, TEXT_ONLY_NOTICE)
+            return RenderedReply([notice[language]])
         except Exception:
             logger.exception("wechat.process.failed user=%s", mask_openid(openid))
             return RenderedReply([TROUBLE_NOTICE[self.memory.language(openid)]])

@@ -64,6 +64,7 @@ class Incoming:
     msg_id: str  # MsgId ("" for events)
     create_time: int
     text: str  # Content of a text message, Recognition of a voice message
+    event_key: str = ""  # EventKey of a menu CLICK/VIEW event ("" otherwise)
 
     @property
     def dedup_key(self) -> str:
@@ -308,6 +309,7 @@ def _parse(xml_text: str) -> Incoming:
         create_time = int(_field(raw, "CreateTime") or 0)
         msg_id = str(int(_field(raw, "MsgId"))) if raw.get("MsgId") else ""
         text = ""
+        event_key = _field(raw, "EventKey") if event in ("click", "view") else ""
         if msg_type == "text":
             text = _field(raw, "Content")
         elif msg_type == "voice":
@@ -324,6 +326,7 @@ def _parse(xml_text: str) -> Incoming:
         msg_id=msg_id,
         create_time=create_time,
         text=text,
+        event_key=event_key,
     )
 
 

@@ -22,6 +22,20 @@ TEXT_ONLY_NOTICE = {
     EN: "Sorry, I can only read text messages. Please type your question, "
     'for example "How do I pay medical insurance myself?"',
 }
+# Images and locations: what the assistant can do instead, in the user's language.
+IMAGE_NOTICE = {
+    ZH: "抱歉，我看不了图片。请用文字描述您的问题，例如“个人怎么交医保”；"
+    "需要人工帮助请拨打 12333。",
+    EN: "Sorry, I can't view images. Please describe your question in words, "
+    'for example "How do I pay medical insurance myself?", or call 12333.',
+}
+LOCATION_NOTICE = {
+    ZH: "收到您的位置，但我无法根据位置查找经办网点。"
+    "请直接问我，例如“去哪里办理”，或拨打 12333 咨询离您最近的社保经办机构。",
+    EN: "Thanks for sharing your location, but I can't look up offices by location. "
+    'Ask me, for example "Where do I go to do it?", or call 12333 for the '
+    "nearest social insurance agency.",
+}
 TROUBLE_NOTICE = {
     ZH: "抱歉，系统暂时无法处理您的消息，请稍后再试，或拨打 12333 咨询热线。",
     EN: "Sorry, I can't process your message right now. Please try again later "

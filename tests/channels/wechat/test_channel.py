@@ -11,7 +11,12 @@ import pytest
 
 from bot.channels.wechat.channel import WeChatInput
 from bot.channels.wechat.config import WeChatConfigError, WeChatSettings
-from bot.channels.wechat.render import TEXT_ONLY_NOTICE, TROUBLE_NOTICE
+from bot.channels.wechat.render import (
+    IMAGE_NOTICE,
+    LOCATION_NOTICE,
+    TEXT_ONLY_NOTICE,
+    TROUBLE_NOTICE,
+)
 from tests.support.fake_wechat import FakeWeChatApi, sign
 from tests.support.wechat_app import (
     AES_KEY,
@@ -115,20 +120,22 @@ async def test_voice_uses_the_recognised_text(served: Served, openid: str) -> No
 async def test_non_text_messages_get_the_text_only_notice_in_the_users_language(
     served: Served, openid: str
 ) -> None:
-    for xml in (
-        served.wechat.voice(openid, None),
-        served.wechat.image(openid),
-        served.wechat.location(openid),
+    for xml, notice in (
+        (served.wechat.voice(openid, None), TEXT_ONLY_NOTICE),
+        (served.wechat.image(openid), IMAGE_NOTICE),
+        (served.wechat.location(openid), LOCATION_NOTICE),
     ):
         reply = await served.wechat.post(served.http, xml)
-        assert reply.content == TEXT_ONLY_NOTICE["zh"]
+        assert reply.content == notice["zh"]
     assert served.rasa.messages == []
     hello = await served.wechat.post(
         served.http, served.wechat.text(openid, "Hello, how do I pay in English?")
     )
     assert hello.content == "Hello! How can I help?"
     reply = await served.wechat.post(served.http, served.wechat.image(openid))
-    assert reply.content == TEXT_ONLY_NOTICE["en"]
+    assert reply.content == IMAGE_NOTICE["en"]
+    reply = await served.wechat.post(served.http, served.wechat.location(openid))
+    assert reply.content == LOCATION_NOTICE["en"]
 
 
 async def test_buttons_are_numbered_and_a_number_answers_them(
