@@ -165,6 +165,42 @@ async def test_clear_history_ends_the_chat_on_the_server(
     await expect(await widget.bot_reply_after(0)).to_have_text("echo: hello again")
 
 
+async def test_a_chat_ended_while_offline_is_ended_on_the_server_once_back(
+    browser, fake_rasa, start_web_server
+) -> None:
+    """The verified session must not outlive "End chat" because the network was down."""
+    web_url = start_web_server(fake_rasa.url)
+    page = await browser.new_page()
+    await page.goto(web_url)
+    widget = Widget(page)
+    await widget.open()
+    await widget.wait_online()
+    await widget.send(f"id {ID}")
+    await widget.bot_reply_after(0)
+    old_session = await page.evaluate("localStorage.getItem('shebao-widget:session')")
+
+    fake_rasa.stop()
+    await expect(widget.container).to_have_attribute(
+        "data-connection", "reconnecting", timeout=15_000
+    )
+    await page.locator("#shebao-panel .end-chat").click()
+    await page.locator("#shebao-panel .confirm-end").click()
+    fake_rasa.start()
+    await widget.wait_online(timeout=30_000)
+    ended = False
+    for _ in range(40):
+        received = json.loads(
+            urllib.request.urlopen(fake_rasa.url + "/received").read()
+        )
+        if ["web:" + old_session, "/end_chat"] in received:
+            ended = True
+            break
+        await page.wait_for_timeout(250)
+    assert ended, received
+    new_session = await page.evaluate("localStorage.getItem('shebao-widget:session')")
+    assert new_session and new_session != old_session
+
+
 async def test_history_of_a_long_closed_tab_expires(
     browser, fake_rasa, start_web_server
 ) -> None:

@@ -323,6 +323,7 @@
     // stays readable on screen while storage only ever holds masked text.
     shown: {},
     pendingEnd: null, // a session id whose /end_chat could not be sent yet
+    endingSession: null, // that session, rejoined to send /end_chat on reconnect
     restarting: false,
     outage: false, // "reconnecting" for longer than options.outageSeconds
     outageTimer: null,
@@ -1430,13 +1431,28 @@
     socket.on("connect", function () {
       state.everConnected = true;
       if (state.pendingEnd) {
-        sendEndChat(state.pendingEnd);
+        // A chat ended while offline: rejoin it first (the server takes a
+        // message only for the session its socket joined), end it, then
+        // reconnect to leave its room and start the new conversation.
+        state.endingSession = state.pendingEnd;
         state.pendingEnd = null;
+        socket.emit("session_request", { session_id: state.endingSession });
+        return;
       }
       requestSession();
     });
     socket.on("session_confirm", function (confirmed) {
       var id = confirmed && typeof confirmed === "object" ? confirmed.session_id : confirmed;
+      if (state.endingSession) {
+        state.endingSession = null;
+        sendEndChat(id);
+        state.restarting = true;
+        window.setTimeout(function () {
+          socket.disconnect();
+          socket.connect();
+        }, 300);
+        return;
+      }
       if (typeof id === "string" && id) store.set("session", id);
       state.sessionConfirmed = true;
       setConnection("online");
