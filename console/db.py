@@ -22,8 +22,10 @@ from console.models import metadata
 T = TypeVar("T")
 
 
-def make_engine(url: str, pool_size: int = 5) -> Engine:
-    """An engine for ``url``; for SQLite also the folder and WAL mode."""
+def make_engine(url: str, pool_size: int = 5, own: bool = True) -> Engine:
+    """An engine for ``url``; for SQLite also the folder and, for the console's
+    own database (``own``), WAL mode and foreign keys.  The tracker store belongs
+    to Rasa: its journal mode is left as Rasa set it."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -34,7 +36,8 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
             hide_parameters=True,
             connect_args={"check_same_thread": False, "timeout": 15},
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+        if own:
+            event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(
         url,

@@ -67,7 +67,7 @@ class SQLTrackerEventSource:
     TABLE = "events"
 
     def __init__(self, url: str, engine: Optional[Engine] = None) -> None:
-        self.engine = engine or make_engine(url)
+        self.engine = engine or make_engine(url, own=False)
         self._ready = False
 
     def _has_table(self) -> bool:
