@@ -30,11 +30,20 @@ def test_posts_without_the_right_csrf_token_are_rejected(reviewer, token):
     data = {"id": "rest:known-zh", "tags": "planted"}
     if token is not None:
         data["csrf_token"] = token
-    response = reviewer.post(reviewer.base_url + "/conversation/tags", data=data, timeout=10)
+    response = reviewer.post(
+        reviewer.base_url + "/conversation/tags", data=data, timeout=10
+    )
     assert response.status_code == 403
     assert "planted" not in reviewer.page("/conversation?id=rest%3Aknown-zh").text
-    for path, body in [("/logout", {}), ("/export/nlu", {}), ("/followups/claim", {"id": "web:known-en"})]:
-        assert reviewer.post(reviewer.base_url + path, data=body, timeout=10).status_code == 403
+    for path, body in [
+        ("/logout", {}),
+        ("/export/nlu", {}),
+        ("/followups/claim", {"id": "web:known-en"}),
+    ]:
+        assert (
+            reviewer.post(reviewer.base_url + path, data=body, timeout=10).status_code
+            == 403
+        )
     assert reviewer.page("/conversations").status_code == 200  # still logged in
 
 
@@ -77,12 +86,18 @@ def test_a_reviewer_gets_403_on_every_admin_page(reviewer):
     for path in ["/admin/audit", "/admin/staff", "/admin/retention"]:
         assert reviewer.page(path).status_code == 403
     for path, body in [
-        ("/admin/staff", {"username": "mallory", "password": "mallory-pass-1", "role": "admin"}),
+        (
+            "/admin/staff",
+            {"username": "mallory", "password": "mallory-pass-1", "role": "admin"},
+        ),
         ("/admin/retention", {"days": "1"}),
         ("/admin/retention/run", {}),
     ]:
         assert reviewer.submit(path, body).status_code == 403
-    assert StaffClient(reviewer.base_url).login("mallory", "mallory-pass-1").status_code == 401
+    assert (
+        StaffClient(reviewer.base_url).login("mallory", "mallory-pass-1").status_code
+        == 401
+    )
 
 
 def test_session_fixation_a_planted_cookie_never_becomes_a_session(seeded_server):  # noqa: F811
@@ -104,26 +119,51 @@ def test_session_fixation_a_planted_cookie_never_becomes_a_session(seeded_server
 
 
 def test_transcripts_and_exports_are_not_readable_logged_out(seeded_server):  # noqa: F811
-    response = requests.get(seeded_server.url + TRANSCRIPT, timeout=10, allow_redirects=False)
-    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    response = requests.get(
+        seeded_server.url + TRANSCRIPT, timeout=10, allow_redirects=False
+    )
+    assert response.status_code == 302 and response.headers["Location"].startswith(
+        "/login"
+    )
     followed = requests.get(seeded_server.url + TRANSCRIPT, timeout=10)
-    assert "110101" not in followed.text and "query_my_contributions" not in followed.text
-    for path in ["/conversations", "/dashboard.csv", "/inbox", "/followups", "/admin/audit"]:
-        assert requests.get(seeded_server.url + path, timeout=10, allow_redirects=False).status_code == 302
+    assert (
+        "110101" not in followed.text and "query_my_contributions" not in followed.text
+    )
+    for path in [
+        "/conversations",
+        "/dashboard.csv",
+        "/inbox",
+        "/followups",
+        "/admin/audit",
+    ]:
+        assert (
+            requests.get(
+                seeded_server.url + path, timeout=10, allow_redirects=False
+            ).status_code
+            == 302
+        )
     anonymous = StaffClient(seeded_server.url)
     anonymous.page("/login")  # has a pre-login CSRF token, but no session
-    assert anonymous.submit("/export/stories", {"id": "wechat:known-verified"}).status_code == 401
+    assert (
+        anonymous.submit("/export/stories", {"id": "wechat:known-verified"}).status_code
+        == 401
+    )
 
 
 def test_pages_carry_a_strict_content_security_policy(reviewer):
     headers = reviewer.page("/conversations").headers
     assert "script-src 'self'" in headers["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
-    assert headers["X-Frame-Options"] == "DENY" and headers["Cache-Control"] == "no-store"
+    assert (
+        headers["X-Frame-Options"] == "DENY" and headers["Cache-Control"] == "no-store"
+    )
 
 
 def test_stored_text_is_escaped_not_executed(seeded_server, reviewer):  # noqa: F811
     reviewer.page("/conversation?id=rest%3Aknown-zh")
-    reviewer.submit("/conversation/note", {"id": "rest:known-zh", "note": "<script>alert(1)</script>"})
+    reviewer.submit(
+        "/conversation/note",
+        {"id": "rest:known-zh", "note": "<script>alert(1)</script>"},
+    )
     page = reviewer.page("/conversation?id=rest%3Aknown-zh").text
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
