@@ -46,6 +46,7 @@ def make_engine(url: str, pool_size: int = 5, own: bool = True) -> Engine:
         pool_size=pool_size,
         max_overflow=2,
         pool_pre_ping=True,
+        executemany_mode="values_plus_batch",
     )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional, Tuple
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from console.db import Database
@@ -28,6 +28,22 @@ FALLBACK_INTENTS = frozenset({"nlu_fallback"})
 FALLBACK_ACTIONS = frozenset({"utter_default", "action_default_fallback"})
 CHANNELS = ("rest", "web", "wechat")
 SEARCH_TEXT_LIMIT = 4000
+# What the summarizer writes on update; review status, tags and follow-up
+# handling belong to staff and are never overwritten from events.
+OWNED_COLUMNS = (
+    "started_at",
+    "last_at",
+    "started_day",
+    "language",
+    "turns",
+    "had_fallback",
+    "handoff_requested",
+    "handoff_at",
+    "verified_inquiry",
+    "inquiry_outcome",
+    "search_text",
+    "last_event_id",
+)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -153,40 +169,82 @@ class Summarizer:
             )
         }
         daily: Dict[Tuple[str, str], int] = {}
+        new_rows: List[Dict[str, Any]] = []
+        changed_rows: List[Dict[str, Any]] = []
+        opened: List[int] = []
+        inbox_by_sender: Dict[str, List[Dict[str, Any]]] = {}
         for sender_id, sender_events in by_sender.items():
             row = existing.get(sender_id)
             if row is None:
                 summary = _Summary(None, _new_summary(sender_events[0]))
             else:
                 summary = _Summary(row.id, dict(row._mapping))
+            before = summary.values.get("followup_status")
             inbox = self._fold(summary, sender_events, daily)
-            values = {k: v for k, v in summary.values.items() if k != "id"}
+            if inbox:
+                inbox_by_sender[sender_id] = inbox
             if summary.row_id is None:
-                values.setdefault("review_status", "new")
-                values.setdefault("tags", "")
-                summary.row_id = connection.execute(
-                    insert(conversations).values(**values)
-                ).inserted_primary_key[0]
+                values = {k: v for k, v in summary.values.items() if k != "id"}
+                values.update(review_status="new", tags="")
+                new_rows.append(values)
             elif summary.changed:
-                connection.execute(
-                    update(conversations)
-                    .where(conversations.c.id == summary.row_id)
-                    .values(**values)
+                changed = {k: summary.values[k] for k in OWNED_COLUMNS}
+                changed["_id"] = summary.row_id
+                changed_rows.append(changed)
+                if before == "none" and summary.values["followup_status"] == "open":
+                    opened.append(summary.row_id)
+        if new_rows:
+            connection.execute(insert(conversations), new_rows)
+        if changed_rows:
+            connection.execute(
+                update(conversations)
+                .where(conversations.c.id == bindparam("_id"))
+                .values({name: bindparam(name) for name in OWNED_COLUMNS}),
+                changed_rows,
+            )
+        if opened:
+            # only from "none": never undo a claim staff made meanwhile
+            connection.execute(
+                update(conversations)
+                .where(
+                    conversations.c.id.in_(opened),
+                    conversations.c.followup_status == "none",
                 )
-            for item in inbox:
-                seen = connection.execute(
-                    select(inbox_turns.c.id).where(
-                        inbox_turns.c.event_id == item["event_id"]
-                    )
-                ).first()
-                if seen is None:
-                    connection.execute(
-                        insert(inbox_turns).values(
-                            conversation_id=summary.row_id, status="open", **item
-                        )
-                    )
+                .values(followup_status="open")
+            )
+        if inbox_by_sender:
+            self._add_inbox(connection, inbox_by_sender)
         self._add_daily(connection, daily)
         self._set_hwm(connection, events[-1].id)
+
+    @staticmethod
+    def _add_inbox(
+        connection: Connection, by_sender: Dict[str, List[Dict[str, Any]]]
+    ) -> None:
+        ids = {
+            row.sender_id: row.id
+            for row in connection.execute(
+                select(conversations.c.id, conversations.c.sender_id).where(
+                    conversations.c.sender_id.in_(list(by_sender))
+                )
+            )
+        }
+        items = [
+            {**item, "conversation_id": ids[sender], "status": "open"}
+            for sender, sender_items in by_sender.items()
+            for item in sender_items
+        ]
+        seen = {
+            row.event_id
+            for row in connection.execute(
+                select(inbox_turns.c.event_id).where(
+                    inbox_turns.c.event_id.in_([i["event_id"] for i in items])
+                )
+            )
+        }
+        fresh = [item for item in items if item["event_id"] not in seen]
+        if fresh:
+            connection.execute(insert(inbox_turns), fresh)
 
     @staticmethod
     def _set_hwm(connection: Connection, value: int) -> None:
