@@ -132,6 +132,10 @@ test: setup lint typecheck validate test-unit test-stories test-nlu test-convers
 bench: setup ## Benchmark against a stock `rasa init` bot (prints latency, throughput, memory)
 	$(PY) -m bench.run_bench
 
+.PHONY: bench-console
+bench-console: $(INSTALLED) ## Review console queries at 100 000 conversations (SQLite and PostgreSQL)
+	$(PY) -m bench.console_bench
+
 .PHONY: lint
 lint: $(INSTALLED) ## ruff (pyflakes, pycodestyle, import order) on our code
 	$(VENV)/bin/ruff check $(PY_PACKAGES) tests bench

@@ -174,7 +174,7 @@ def run(backend: str, count: int, rounds: int) -> Dict[str, Tuple[float, float]]
             "list, 4 filters": page(
                 channel="web", language="en", fallback="yes", handoff="no"
             ),
-            "search 'materials'": page(q="materials"),
+            "search '材料' (common)": page(q="材料"),
             "search, no match (full scan)": page(q="no such words"),
         }
         rng = random.Random(5)

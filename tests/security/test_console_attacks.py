@@ -167,3 +167,30 @@ def test_stored_text_is_escaped_not_executed(seeded_server, reviewer):  # noqa: 
     )
     page = reviewer.page("/conversation?id=rest%3Aknown-zh").text
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+
+
+def test_cookies_are_secure_behind_a_tls_proxy():
+    """With CONSOLE_PROXIES_COUNT=1, X-Forwarded-Proto: https makes cookies Secure."""
+    from tests.support.console import ConsoleServer, temp_folder
+
+    server = ConsoleServer.in_folder(temp_folder("console-tls-"), CONSOLE_PROXIES_COUNT="1")
+    create_staff(server.env, "tls-user", "tls-user-password")
+    server.start()
+    try:
+        client = StaffClient(server.url)
+        headers = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+        page = client.get(server.url + "/login", headers=headers, timeout=10)
+        assert "Secure" in page.headers["Set-Cookie"]
+        token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+        response = client.post(
+            server.url + "/login",
+            data={"username": "tls-user", "password": "tls-user-password", "csrf_token": token},
+            headers=headers,
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert response.status_code == 302
+        session_cookie = [c for c in response.raw.headers.getlist("Set-Cookie") if c.startswith("console_session=")]
+        assert session_cookie and "Secure" in session_cookie[0] and "HttpOnly" in session_cookie[0]
+    finally:
+        server.stop()
