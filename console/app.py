@@ -20,7 +20,7 @@ from typing import Any, List, Optional
 import yaml
 from sanic import Request, Sanic
 from sanic.exceptions import NotFound, SanicException
-from sanic.response import HTTPResponse, file, json
+from sanic.response import BaseHTTPResponse, HTTPResponse, file, json
 
 from console import security
 from console.db import Database
@@ -221,7 +221,7 @@ async def load_session(request: Request) -> Optional[HTTPResponse]:
     return None
 
 
-async def finish_response(request: Request, response: HTTPResponse) -> None:
+async def finish_response(request: Request, response: BaseHTTPResponse) -> None:
     for name, value in SECURITY_HEADERS.items():
         if name == "Cache-Control" and request.path.startswith("/static/"):
             continue

@@ -5,13 +5,13 @@ from __future__ import annotations
 import functools
 import time
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, Optional
+from typing import Any, Callable, Coroutine, Dict, Optional
 from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sanic import Request
 from sanic.exceptions import SanicException
-from sanic.response import HTTPResponse, html, redirect
+from sanic.response import BaseHTTPResponse, HTTPResponse, html, redirect
 
 from console.i18n import COOKIE as LANG_COOKIE
 from console.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
@@ -21,7 +21,7 @@ from console.transcript import format_time
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SESSION_COOKIE = "console_session"
 PRELOGIN_COOKIE = "console_prelogin"
-Handler = Callable[..., Awaitable[HTTPResponse]]
+Handler = Callable[..., Coroutine[Any, Any, HTTPResponse]]
 
 
 class Forbidden(SanicException):
@@ -62,7 +62,7 @@ def is_https(request: Request) -> bool:
 
 def set_cookie(
     request: Request,
-    response: HTTPResponse,
+    response: BaseHTTPResponse,
     name: str,
     value: str,
     max_age: Optional[int] = None,

@@ -173,7 +173,9 @@ def test_cookies_are_secure_behind_a_tls_proxy():
     """With CONSOLE_PROXIES_COUNT=1, X-Forwarded-Proto: https makes cookies Secure."""
     from tests.support.console import ConsoleServer, temp_folder
 
-    server = ConsoleServer.in_folder(temp_folder("console-tls-"), CONSOLE_PROXIES_COUNT="1")
+    server = ConsoleServer.in_folder(
+        temp_folder("console-tls-"), CONSOLE_PROXIES_COUNT="1"
+    )
     create_staff(server.env, "tls-user", "tls-user-password")
     server.start()
     try:
@@ -184,13 +186,25 @@ def test_cookies_are_secure_behind_a_tls_proxy():
         token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
         response = client.post(
             server.url + "/login",
-            data={"username": "tls-user", "password": "tls-user-password", "csrf_token": token},
+            data={
+                "username": "tls-user",
+                "password": "tls-user-password",
+                "csrf_token": token,
+            },
             headers=headers,
             allow_redirects=False,
             timeout=10,
         )
         assert response.status_code == 302
-        session_cookie = [c for c in response.raw.headers.getlist("Set-Cookie") if c.startswith("console_session=")]
-        assert session_cookie and "Secure" in session_cookie[0] and "HttpOnly" in session_cookie[0]
+        session_cookie = [
+            c
+            for c in response.raw.headers.getlist("Set-Cookie")
+            if c.startswith("console_session=")
+        ]
+        assert (
+            session_cookie
+            and "Secure" in session_cookie[0]
+            and "HttpOnly" in session_cookie[0]
+        )
     finally:
         server.stop()
