@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional
 
-from common.deployment import deployment_env, require_production_secret
+from common.deployment import deployment_env, is_loopback, require_production_secret
 from common.env import ConfigError, env_float, env_int, env_str
 
 DEV_SECRET = "dev-console-secret-change-me"
@@ -71,7 +71,13 @@ class ConsoleSettings:
         return self.environment == "development"
 
     def require_servable(self) -> None:
-        """Raise ``UnsafeForProduction`` for a weak ``CONSOLE_SECRET`` in production."""
+        """Raise ``UnsafeForProduction`` for a weak ``CONSOLE_SECRET`` in production,
+        ``ConfigError`` for development on a non-loopback interface."""
+        if self.development and not is_loopback(self.host):
+            raise ConfigError(
+                f"SHEBAO_ENV=development is refused on CONSOLE_HOST={self.host}: the "
+                "development secret and demo account stay on a loopback interface"
+            )
         require_production_secret(
             "CONSOLE_SECRET",
             self.secret,

@@ -82,7 +82,9 @@ class Stack:
 
     @property
     def console_url(self) -> str:
-        return f"http://{self.settings.host}:{self.settings.console_port}"
+        console = next((s for s in self.services if s.name == "console"), None)
+        host = console.env["CONSOLE_HOST"] if console else self.settings.host
+        return f"http://{host}:{self.settings.console_port}"
 
     @property
     def rasa_token(self) -> str:
@@ -157,6 +159,7 @@ def build_stack(
     extra_env: Optional[Mapping[str, str]] = None,
     with_web: bool = True,
     enable_api: bool = False,
+    with_console: bool = True,
 ) -> Stack:
     """Describe the assistant's processes for ``settings`` (nothing starts yet)."""
     settings = settings or StackSettings.from_env()
@@ -165,6 +168,9 @@ def build_stack(
     var_dir.mkdir(parents=True, exist_ok=True)
     given = {**os.environ, **(extra_env or {})}
     backend_host = given.get("BACKEND_HOST") or "127.0.0.1"
+    # Like the backend, the staff console stays on loopback when the chat is
+    # published (SHEBAO_HOST=0.0.0.0): staff reach it through a proxy or VPN.
+    console_host = given.get("CONSOLE_HOST") or "127.0.0.1"
     cors_origins = (
         given.get("SHEBAO_CORS_ORIGINS") or f"http://{host}:{settings.web_port}"
     )
@@ -253,7 +259,8 @@ def build_stack(
                 env={"WEB_HOST": host, "WEB_PORT": str(settings.web_port)},
             )
         )
-    services.append(console_service(settings, env))
+    if with_console:
+        services.append(console_service(settings, env, console_host))
     return Stack(settings, env, services, var_dir / "logs")
 
 
@@ -262,7 +269,9 @@ DEMO_CONSOLE_USER = "demo"
 DEMO_CONSOLE_PASSWORD = "demo-console-password"
 
 
-def console_service(settings: StackSettings, env: Mapping[str, str]) -> Service:
+def console_service(
+    settings: StackSettings, env: Mapping[str, str], host: str = "127.0.0.1"
+) -> Service:
     """The staff review console (``python -m console serve``), reading the tracker store.
 
     In development a demo admin account is created (or reset) before it starts.
@@ -286,9 +295,9 @@ def console_service(settings: StackSettings, env: Mapping[str, str]) -> Service:
     return Service(
         "console",
         [_bin("python"), "-m", "console", "serve"],
-        f"http://{settings.host}:{settings.console_port}/health",
+        f"http://{host}:{settings.console_port}/health",
         env={
-            "CONSOLE_HOST": settings.host,
+            "CONSOLE_HOST": host,
             "CONSOLE_PORT": str(settings.console_port),
             "CONSOLE_SUMMARY_INTERVAL": env.get("CONSOLE_SUMMARY_INTERVAL") or "1",
         },

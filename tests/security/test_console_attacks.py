@@ -213,3 +213,34 @@ def test_cookies_are_secure_behind_a_tls_proxy():
         )
     finally:
         server.stop()
+
+
+def test_the_console_stays_on_loopback_when_the_chat_is_published(
+    tmp_path, monkeypatch
+):
+    from tools.devstack import build_stack
+    from tools.settings import StackSettings
+
+    monkeypatch.delenv("CONSOLE_HOST", raising=False)
+    stack = build_stack(
+        StackSettings(tmp_path, "0.0.0.0", 1, 2, 3, 4, tmp_path / "models", 5),
+        with_web=False,
+    )
+    assert stack.service("console").env["CONSOLE_HOST"] == "127.0.0.1"
+    assert stack.console_url == "http://127.0.0.1:5"
+
+
+def test_development_mode_is_refused_on_a_public_interface(tmp_path):
+    from common.env import ConfigError
+    from console.app import create_app
+    from console.settings import ConsoleSettings
+
+    settings = ConsoleSettings.from_env(
+        {
+            "SHEBAO_ENV": "development",
+            "CONSOLE_HOST": "0.0.0.0",
+            "SHEBAO_VAR_DIR": str(tmp_path),
+        }
+    )
+    with pytest.raises(ConfigError, match="CONSOLE_HOST"):
+        create_app(settings)
