@@ -94,9 +94,14 @@ def memory_source() -> MemoryEventSource:
     return source
 
 
-@pytest.fixture
-def console_db(tmp_path: Path) -> Iterator[Database]:
-    db = Database(f"sqlite:///{tmp_path / 'console.sqlite3'}", threads=1)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def console_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """The console's database on SQLite and on PostgreSQL (a throw-away database)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'console.sqlite3'}"
+    else:
+        url = request.getfixturevalue("pg_database")
+    db = Database(url, threads=1)
     db.create_schema()
     yield db
     db.close()
