@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Any, Dict, List, Optional, Tuple
+from urllib.parse import urlencode
 
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, raw, redirect
@@ -107,13 +108,7 @@ async def _change(
 
     if not await request.app.ctx.db.run(work):
         return render(request, "error.html", status=404, message="not_found")
-    return redirect("/conversation?" + _query({"id": sender_id}))
-
-
-def _query(values: Dict[str, str]) -> str:
-    from urllib.parse import urlencode
-
-    return urlencode(values)
+    return redirect("/conversation?" + urlencode({"id": sender_id}))
 
 
 @staff_required
