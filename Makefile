@@ -11,7 +11,7 @@ PIPELINE := $(VAR)/spacy/zh_shebao/shebao.fingerprint
 MODELS   := $(VAR)/models
 MODEL    := $(MODELS)/.trained
 REPORTS  := $(VAR)/reports
-PY_PACKAGES := bot actions backend common web tools
+PY_PACKAGES := bot actions backend common web tools console
 # Rasa reads data/ recursively (data/nlu/<topic>.yml, data/rules/..., data/stories/...).
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') $(PIPELINE) $(wildcard bot/nlu/*.py)
 
@@ -69,6 +69,16 @@ $(WEB_VENDOR): web/package.json web/package-lock.json
 .PHONY: web-assets
 web-assets: $(WEB_VENDOR) ## Vendor the widget's socket.io client from npm (no CDN)
 
+CONSOLE_VENDOR := console/static/vendor/chart.umd.js
+$(CONSOLE_VENDOR): console/package.json console/package-lock.json
+	@echo ">> installing the review console's Chart.js (npm registry, lock file)"
+	npm ci --prefix console --no-audit --no-fund
+	mkdir -p console/static/vendor
+	cp console/node_modules/chart.js/dist/chart.umd.js console/static/vendor/
+
+.PHONY: console-assets
+console-assets: $(CONSOLE_VENDOR) ## Vendor the review console's Chart.js from npm (no CDN)
+
 .PHONY: browser
 browser: ## Install Debian's Chromium for the browser tests (if missing)
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -76,7 +86,7 @@ browser: ## Install Debian's Chromium for the browser tests (if missing)
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk; }
 
 .PHONY: setup
-setup: $(INSTALLED) $(PIPELINE) $(MODEL) $(WEB_VENDOR) ## Everything `run` and `test` need
+setup: $(INSTALLED) $(PIPELINE) $(MODEL) $(WEB_VENDOR) $(CONSOLE_VENDOR) ## Everything `run` and `test` need
 
 # ---- run ----------------------------------------------------------------------
 .PHONY: run
@@ -90,10 +100,10 @@ validate: $(INSTALLED) $(PIPELINE) ## rasa data validate (warnings fail)
 
 .PHONY: test-unit
 # Tests that need no running assistant (a real backend on a local port is fine).
-UNIT_TESTS := tests/common tests/nlu tests/bot tests/domain tests/actions tests/backend tests/channels tests/tools tests/test_architecture.py
+UNIT_TESTS := tests/common tests/nlu tests/bot tests/domain tests/actions tests/backend tests/channels tests/tools tests/console tests/test_architecture.py
 
 test-unit: $(INSTALLED) $(PIPELINE) ## Unit tests of every package, the backend API on SQLite and PostgreSQL
-	$(PY) -m pytest $(UNIT_TESTS) -q
+	$(PY) -m pytest $(UNIT_TESTS) -q -m "not stack"
 
 .PHONY: test-stories
 test-stories: setup ## End-to-end test stories (fails on any failed story)
@@ -111,7 +121,7 @@ test-conversations: setup ## Held-out conversations (tests/conversations_heldout
 # One pytest session, so the attack suite, the end-to-end tests and the browser
 # tests share one running stack.
 test-integration: setup browser ## The running assistant over real HTTP (WeChat included), the attack suite, a real browser
-	$(PY) -m pytest tests/e2e tests/security tests/web -q --ignore=tests/e2e/test_conversations_heldout.py
+	$(PY) -m pytest tests/e2e tests/security tests/web tests/console -q --ignore=tests/e2e/test_conversations_heldout.py
 
 .PHONY: test-security
 test-security: setup ## Only the attack suite (tests/security), against a running stack
@@ -124,6 +134,10 @@ test: setup lint typecheck validate test-unit test-stories test-nlu test-convers
 bench: setup ## Benchmark against a stock `rasa init` bot (prints latency, throughput, memory)
 	$(PY) -m bench.run_bench
 
+.PHONY: bench-console
+bench-console: $(INSTALLED) ## Review console queries at 100 000 conversations (SQLite and PostgreSQL)
+	$(PY) -m bench.console_bench
+
 .PHONY: lint
 lint: $(INSTALLED) ## ruff (pyflakes, pycodestyle, import order) on our code
 	$(VENV)/bin/ruff check $(PY_PACKAGES) tests bench
@@ -135,7 +149,7 @@ typecheck: $(INSTALLED) ## mypy on every deployable and the shared package
 
 .PHONY: check
 check: lint typecheck $(PIPELINE) ## The inner loop: lint, types and the unit tests (under a minute, no model)
-	$(PY) -m pytest $(UNIT_TESTS) -q -x
+	$(PY) -m pytest $(UNIT_TESTS) -q -x -m "not stack"
 
 .PHONY: clean
 clean: ## Remove models, databases, logs and reports (keeps the venv)

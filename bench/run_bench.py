@@ -317,6 +317,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 "BACKEND_STARTS_PER_CLIENT": "1000",
             },
             with_web=False,
+            with_console=False,  # not part of the serving processes measured
         ).start()
         try:
             pids = [

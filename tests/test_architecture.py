@@ -4,6 +4,8 @@
 - ``backend`` (the contribution service) imports only ``common`` and nothing of Rasa;
 - ``bot`` (Rasa server plug-ins), ``actions`` (action server) and ``web`` (the
   widget's server) never import the backend or each other's internals;
+- ``console`` (the staff review console) imports only ``common`` and nothing
+  of Rasa: it reads the tracker store's tables, not Rasa's code;
 - ``tools`` (launcher, developer CLIs) may use everything.
 """
 
@@ -16,7 +18,7 @@ from typing import Dict, Iterator, Set, Tuple
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-OURS = {"actions", "backend", "bot", "common", "tools", "web"}
+OURS = {"actions", "backend", "bot", "common", "console", "tools", "web"}
 
 # package -> our packages it may import
 ALLOWED: Dict[str, Set[str]] = {
@@ -25,12 +27,14 @@ ALLOWED: Dict[str, Set[str]] = {
     "actions": {"common"},
     "bot": {"common"},
     "web": {"common"},
+    "console": {"common"},
 }
 # package -> third-party top-level modules it must not import
 FORBIDDEN_LIBRARIES: Dict[str, Set[str]] = {
     "common": {"rasa", "rasa_sdk", "sanic", "sqlalchemy", "aiohttp"},
     "backend": {"rasa", "rasa_sdk"},
     "web": {"rasa", "rasa_sdk", "sqlalchemy"},
+    "console": {"rasa", "rasa_sdk"},
 }
 
 

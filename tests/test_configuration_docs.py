@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Dict, Iterator, Optional, Tuple
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("actions", "backend", "bot", "common", "tools", "web")
+PACKAGES = ("actions", "backend", "bot", "common", "console", "tools", "web")
 ENV_HELPERS = {"env_str", "env_int", "env_float", "env_bool", "env_list"}
 VARIABLE = re.compile(
     r"^(SHEBAO|BACKEND|WECHAT|RASA|WEB|ACTIONS|CONSOLE)_[A-Z0-9_]+$|^DATABASE_URL$"
 )
-NOT_SETTINGS = {"RASA_CACHE_DIRECTORY"}
+# Rasa's own switches, set by the Makefile and the launcher
+NOT_SETTINGS = {"RASA_CACHE_DIRECTORY", "RASA_TELEMETRY_ENABLED"}
 
 
 def env_reads() -> Iterator[Tuple[str, Optional[object], Path]]:

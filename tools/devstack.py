@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, Tuple
 
 from tools.settings import StackSettings
 
@@ -37,6 +37,8 @@ class Service:
     env: Dict[str, str] = field(default_factory=dict)
     cwd: Path = REPO_ROOT
     process: Optional[subprocess.Popen] = None
+    # commands run to completion before the service starts: (argv, stdin text)
+    prepare: List[Tuple[List[str], str]] = field(default_factory=list)
 
 
 def free_port() -> int:
@@ -79,6 +81,12 @@ class Stack:
         return f"http://{self.settings.host}:{self.settings.web_port}"
 
     @property
+    def console_url(self) -> str:
+        console = next((s for s in self.services if s.name == "console"), None)
+        host = console.env["CONSOLE_HOST"] if console else self.settings.host
+        return f"http://{host}:{self.settings.console_port}"
+
+    @property
     def rasa_token(self) -> str:
         return self.env["RASA_AUTH_TOKEN"]
 
@@ -90,6 +98,17 @@ class Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for service in self.services:
             log = open(self.log_dir / f"{service.name}.log", "ab")
+            for command, stdin_text in service.prepare:
+                subprocess.run(
+                    command,
+                    cwd=service.cwd,
+                    env={**self.env, **service.env},
+                    input=stdin_text.encode("utf-8"),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    check=True,
+                    timeout=120,
+                )
             service.process = subprocess.Popen(
                 service.command,
                 cwd=service.cwd,
@@ -140,6 +159,7 @@ def build_stack(
     extra_env: Optional[Mapping[str, str]] = None,
     with_web: bool = True,
     enable_api: bool = False,
+    with_console: bool = True,
 ) -> Stack:
     """Describe the assistant's processes for ``settings`` (nothing starts yet)."""
     settings = settings or StackSettings.from_env()
@@ -148,6 +168,9 @@ def build_stack(
     var_dir.mkdir(parents=True, exist_ok=True)
     given = {**os.environ, **(extra_env or {})}
     backend_host = given.get("BACKEND_HOST") or "127.0.0.1"
+    # Like the backend, the staff console stays on loopback when the chat is
+    # published (SHEBAO_HOST=0.0.0.0): staff reach it through a proxy or VPN.
+    console_host = given.get("CONSOLE_HOST") or "127.0.0.1"
     cors_origins = (
         given.get("SHEBAO_CORS_ORIGINS") or f"http://{host}:{settings.web_port}"
     )
@@ -238,7 +261,56 @@ def build_stack(
                 env={"WEB_HOST": host, "WEB_PORT": str(settings.web_port)},
             )
         )
+    if with_console:
+        services.append(console_service(settings, env, console_host))
     return Stack(settings, env, services, var_dir / "logs")
+
+
+# The review console's demo account, created by `make run` in development only.
+DEMO_CONSOLE_USER = "demo"
+DEMO_CONSOLE_PASSWORD = "demo-console-password"
+
+
+def console_service(
+    settings: StackSettings, env: Mapping[str, str], host: str = "127.0.0.1"
+) -> Service:
+    """The staff review console (``python -m console serve``), reading the tracker store.
+
+    In development a demo admin account is created (or reset) before it starts.
+    """
+    prepare: List[Tuple[List[str], str]] = []
+    if env.get("SHEBAO_ENV") == "development":
+        prepare.append(
+            (
+                [
+                    _bin("python"),
+                    "-m",
+                    "console",
+                    "create-staff",
+                    DEMO_CONSOLE_USER,
+                    "--role",
+                    "admin",
+                ],
+                DEMO_CONSOLE_PASSWORD + "\n",
+            )
+        )
+    return Service(
+        "console",
+        [_bin("python"), "-m", "console", "serve"],
+        f"http://{host}:{settings.console_port}/health",
+        env={
+            "CONSOLE_HOST": host,
+            "CONSOLE_PORT": str(settings.console_port),
+            "CONSOLE_SUMMARY_INTERVAL": env.get("CONSOLE_SUMMARY_INTERVAL") or "1",
+        },
+        prepare=prepare,
+    )
+
+
+def console_login(stack: Stack) -> str:
+    if stack.env.get("SHEBAO_ENV") != "development":
+        return "  (create an account: python -m console create-staff NAME --role admin)"
+    return f"  (development login: {DEMO_CONSOLE_USER} / {DEMO_CONSOLE_PASSWORD})"
 
 
 def main() -> int:
@@ -256,6 +328,7 @@ def main() -> int:
         f"  Action server       {stack.actions_url}/health\n"
         f"  Web chat demo page  {stack.web_url}/  (English: {stack.web_url}/?lang=en)\n"
         f"  Contribution API    {stack.backend_url}/api/v1/openapi.json\n"
+        f"  Review console      {stack.console_url}/{console_login(stack)}\n"
         f'\nTry a verified inquiry: ask "which months of 2025 have I paid?", give the demo\n'
         f"ID number {DEMO_ID_NUMBER}, then the code from\n"
         f"  {stack.backend_url}/api/v1/dev/outbox?id_number={DEMO_ID_NUMBER}\n"

@@ -23,6 +23,7 @@ class StackSettings:
     backend_port: int
     web_port: int
     model_path: Path
+    console_port: int = 5200
 
     @classmethod
     def from_env(cls) -> "StackSettings":
@@ -35,4 +36,5 @@ class StackSettings:
             backend_port=env_int("BACKEND_PORT", 5100),
             web_port=env_int("WEB_PORT", 8080),
             model_path=Path(env_str("SHEBAO_MODEL", str(var_dir / "models"))),
+            console_port=env_int("CONSOLE_PORT", 5200),
         )

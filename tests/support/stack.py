@@ -36,6 +36,7 @@ def start_stack(
         backend_port=free_port(),
         web_port=free_port(),
         model_path=REPO_ROOT / "var" / "models",
+        console_port=free_port(),
     )
     # Browsers may reach Rasa from the stack's demo page and from one spare
     # port a test can serve its own page on; every other origin is refused.

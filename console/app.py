@@ -1,0 +1,255 @@
+"""The Sanic application factory of the review console.
+
+``create_app(settings)`` builds a fresh app; the database, the event source and
+the background summarizer are opened in ``before_server_start`` and closed in
+``after_server_stop``.  Middleware loads the staff session from its cookie and
+rejects every POST whose CSRF token is missing or wrong (403) before a handler
+runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import secrets
+import time
+from pathlib import Path
+from typing import Any, List, Optional
+
+import yaml
+from sanic import Request, Sanic
+from sanic.exceptions import NotFound, SanicException
+from sanic.response import BaseHTTPResponse, HTTPResponse, file, json
+
+from console import security
+from console.db import Database
+from console.events import EventSource, SQLTrackerEventSource
+from console.routes import blueprints
+from console.settings import ConsoleSettings
+from console.summarize import Summarizer
+from console.web import (
+    PRELOGIN_COOKIE,
+    SESSION_COOKIE,
+    make_environment,
+    render,
+    set_cookie,
+)
+
+APP_NAME = "shebao_console"
+STATIC = Path(__file__).resolve().parent / "static"
+STATIC_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "application/javascript; charset=utf-8",
+}
+logger = logging.getLogger("console")
+access_logger = logging.getLogger("console.access")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+def load_intents(path: str) -> List[str]:
+    """The domain's intents (for relabelling), or none if the file is not there."""
+    try:
+        domain = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return []
+    names = []
+    for item in domain.get("intents") or []:
+        names.append(next(iter(item)) if isinstance(item, dict) else str(item))
+    return sorted(set(names))
+
+
+def create_app(
+    settings: ConsoleSettings, source: Optional[EventSource] = None
+) -> Sanic:
+    """A new console app; ``source`` overrides the tracker-store event source.
+
+    Raises ``UnsafeForProduction`` for a weak ``CONSOLE_SECRET`` in production.
+    """
+    settings.require_servable()
+    app = Sanic(APP_NAME, configure_logging=False)
+    app.config.ACCESS_LOG = False
+    app.config.REQUEST_MAX_SIZE = 256 * 1024
+    app.config.PROXIES_COUNT = settings.proxies_count
+    app.ctx.settings = settings
+    app.ctx.given_source = source
+    app.ctx.templates = make_environment()
+    app.ctx.intents = load_intents(settings.domain_path)
+    app.add_route(health, "/health", methods=["GET"], name="health")
+    app.add_route(static, "/static/<name:str>", methods=["GET"], name="static")
+    app.add_route(static_vendor, "/static/vendor/<name:str>", methods=["GET"])
+    for blueprint in blueprints():
+        app.blueprint(blueprint)
+    app.error_handler.add(Exception, handle_error)
+    app.register_listener(open_resources, "before_server_start")
+    app.register_listener(close_resources, "after_server_stop")
+    app.register_middleware(load_session, "request")
+    app.register_middleware(finish_response, "response")
+    return app
+
+
+async def open_resources(app: Sanic, _loop: Any) -> None:
+    settings: ConsoleSettings = app.ctx.settings
+    app.ctx.db = Database(settings.database_url, threads=settings.db_threads)
+    app.ctx.db.create_schema()
+    app.ctx.source = app.ctx.given_source or SQLTrackerEventSource(settings.tracker_url)
+    app.ctx.summarizer = Summarizer(
+        app.ctx.db, app.ctx.source, low_confidence=settings.low_confidence
+    )
+    app.ctx.summary_task = asyncio.get_running_loop().create_task(summary_loop(app))
+
+
+async def close_resources(app: Sanic, _loop: Any) -> None:
+    task = getattr(app.ctx, "summary_task", None)
+    if task is not None:
+        task.cancel()
+        try:
+            await task
+        except (asyncio.CancelledError, Exception):  # noqa: BLE001
+            pass
+    if getattr(app.ctx, "source", None) is not None:
+        app.ctx.source.close()
+    if getattr(app.ctx, "db", None) is not None:
+        app.ctx.db.close()
+
+
+async def summary_loop(app: Sanic) -> None:
+    """Fold new tracker events into the summary table every few seconds."""
+    settings: ConsoleSettings = app.ctx.settings
+    last_purge = 0.0
+    while True:
+        try:
+            await app.ctx.db.run(lambda _c: None)  # keep the pool warm
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, app.ctx.summarizer.run_until_drained)
+            now = time.time()
+            if now - last_purge > 300:
+                idle = settings.session_idle_seconds
+                await app.ctx.db.run(functools.partial(_purge, idle=idle, now=now))
+                last_purge = now
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - keep serving; log and retry
+            logger.exception("summary update failed; retrying")
+        await asyncio.sleep(settings.summary_interval)
+
+
+def _purge(connection: Any, idle: int, now: float) -> int:
+    return security.purge_sessions(connection, idle, now)
+
+
+async def health(request: Request) -> HTTPResponse:
+    try:
+        await request.app.ctx.db.ping()
+    except Exception:  # noqa: BLE001
+        return json({"status": "unavailable"}, status=503)
+    return json({"status": "ok"})
+
+
+def _static_file(folder: Path, name: str) -> Path:
+    path = folder / name
+    suffix = path.suffix
+    if "/" in name or name.startswith(".") or suffix not in STATIC_TYPES:
+        raise NotFound("no such file")
+    if not path.is_file():
+        raise NotFound("no such file")
+    return path
+
+
+async def static(request: Request, name: str) -> HTTPResponse:
+    path = _static_file(STATIC, name)
+    return await file(str(path), mime_type=STATIC_TYPES[path.suffix])
+
+
+async def static_vendor(request: Request, name: str) -> HTTPResponse:
+    path = _static_file(STATIC / "vendor", name)
+    return await file(str(path), mime_type=STATIC_TYPES[path.suffix])
+
+
+SKIP_SESSION = ("/health", "/static/")
+
+
+async def load_session(request: Request) -> Optional[HTTPResponse]:
+    """Find the staff session and check the CSRF token of every POST."""
+    request.ctx.session = None
+    request.ctx.csrf_token = ""
+    request.ctx.new_prelogin = ""
+    request.ctx.started = time.monotonic()
+    if request.path.startswith(SKIP_SESSION):
+        return None
+    settings: ConsoleSettings = request.app.ctx.settings
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if token:
+        now = time.time()
+        request.ctx.session = await request.app.ctx.db.run(
+            lambda c: security.load_session(
+                c, token, settings.session_idle_seconds, now
+            )
+        )
+    if request.ctx.session is not None:
+        request.ctx.csrf_token = request.ctx.session.csrf_token
+    else:
+        nonce = request.cookies.get(PRELOGIN_COOKIE, "")
+        if not nonce or len(nonce) > 64:
+            nonce = secrets.token_urlsafe(24)
+            request.ctx.new_prelogin = nonce
+        request.ctx.prelogin = nonce
+        request.ctx.csrf_token = security.pre_login_csrf(settings.secret, nonce)
+    if request.method == "POST":
+        given = request.form.get("csrf_token") if request.form else None
+        if request.ctx.new_prelogin or not security.tokens_match(
+            request.ctx.csrf_token, given
+        ):
+            return render(request, "error.html", status=403, message="csrf_failed")
+    return None
+
+
+async def finish_response(request: Request, response: BaseHTTPResponse) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        if name == "Cache-Control" and request.path.startswith("/static/"):
+            continue
+        response.headers.setdefault(name, value)
+    nonce = getattr(request.ctx, "new_prelogin", "")
+    if nonce and PRELOGIN_COOKIE not in response.cookies:
+        set_cookie(request, response, PRELOGIN_COOKIE, nonce)
+    started = getattr(request.ctx, "started", None)
+    access_logger.info(
+        "%s %s %s %.0fms",
+        request.method,
+        request.path,
+        response.status,
+        (time.monotonic() - started) * 1000 if started else 0.0,
+    )
+
+
+async def handle_error(request: Request, exception: Exception) -> HTTPResponse:
+    status = (
+        getattr(exception, "status_code", 500)
+        if isinstance(exception, SanicException)
+        else 500
+    )
+    if status >= 500:
+        logger.exception("unhandled error", exc_info=exception)
+    message = {404: "not_found", 403: "forbidden", 405: "bad_request"}.get(
+        status, "bad_request"
+    )
+    if not hasattr(request.ctx, "session"):
+        request.ctx.session = None
+    return render(request, "error.html", status=status, message=message)
