@@ -15,16 +15,18 @@ import logging
 import secrets
 import time
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 import yaml
 from sanic import Request, Sanic
 from sanic.exceptions import NotFound, SanicException
 from sanic.response import BaseHTTPResponse, HTTPResponse, file, json
 
+from console import repository as repo
 from console import security
 from console.db import Database
 from console.events import EventSource, SQLTrackerEventSource
+from console.retention import run_retention
 from console.routes import blueprints
 from console.settings import ConsoleSettings
 from console.summarize import Summarizer
@@ -134,6 +136,7 @@ async def summary_loop(app: Sanic) -> None:
     """Fold new tracker events into the summary table every few seconds."""
     settings: ConsoleSettings = app.ctx.settings
     last_purge = 0.0
+    last_retention = 0.0
     while True:
         try:
             await app.ctx.db.run(lambda _c: None)  # keep the pool warm
@@ -144,11 +147,26 @@ async def summary_loop(app: Sanic) -> None:
                 idle = settings.session_idle_seconds
                 await app.ctx.db.run(functools.partial(_purge, idle=idle, now=now))
                 last_purge = now
+            if now - last_retention > settings.retention_interval:
+                last_retention = now
+                await loop.run_in_executor(
+                    None, functools.partial(scheduled_retention, app)
+                )
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - keep serving; log and retry
             logger.exception("summary update failed; retrying")
         await asyncio.sleep(settings.summary_interval)
+
+
+def scheduled_retention(app: Sanic) -> Optional[Dict[str, int]]:
+    """The retention job on its schedule: only when an admin has set the period."""
+    days = app.ctx.db.run_sync(repo.retention_days)
+    if days is None:
+        return None
+    counts = run_retention(app.ctx.db, app.ctx.source, days, staff="schedule")
+    logger.info("retention (%s days): %s", days, counts)
+    return counts
 
 
 def _purge(connection: Any, idle: int, now: float) -> int:

@@ -9,6 +9,8 @@
   (``SHEBAO_ENV`` unset or ``production``) refuses the development value or a
   weak one
 - ``CONSOLE_SUMMARY_INTERVAL``: seconds between summary updates (``2``)
+- ``CONSOLE_RETENTION_INTERVAL``: seconds between runs of the retention job, which
+  deletes conversations older than the admin's retention setting (``3600``)
 - ``CONSOLE_SESSION_IDLE``: idle seconds before a session expires (``1800``)
 - ``CONSOLE_LOCKOUT_FAILURES`` / ``CONSOLE_LOCKOUT_SECONDS``: failed logins
   that lock an account name, and for how long (``5`` / ``900``)
@@ -50,6 +52,7 @@ class ConsoleSettings:
     secret: str = DEV_SECRET
     environment: str = "production"
     summary_interval: float = 2.0
+    retention_interval: float = 3600.0
     session_idle_seconds: int = 1800
     lockout_failures: int = 5
     lockout_seconds: int = 900
@@ -109,6 +112,7 @@ class ConsoleSettings:
             secret=env_str("CONSOLE_SECRET", DEV_SECRET, env),
             environment=deployment_env(env),
             summary_interval=env_float("CONSOLE_SUMMARY_INTERVAL", 2.0, env),
+            retention_interval=env_float("CONSOLE_RETENTION_INTERVAL", 3600.0, env),
             session_idle_seconds=env_int("CONSOLE_SESSION_IDLE", 1800, env),
             lockout_failures=env_int("CONSOLE_LOCKOUT_FAILURES", 5, env),
             lockout_seconds=env_int("CONSOLE_LOCKOUT_SECONDS", 900, env),

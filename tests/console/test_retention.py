@@ -64,3 +64,26 @@ def test_retention_deletes_everything_of_old_conversations(console_db, tmp_path)
     entry = console_db.run_sync(lambda c: c.execute(select(audit_log)).fetchall())[-1]
     assert entry.action == "retention" and entry.staff == "alice"
     source.close()
+
+
+def test_the_scheduled_job_follows_the_admin_setting(console_db, tmp_path):
+    """``make run``'s console runs retention on its own, once an admin set a period."""
+    from types import SimpleNamespace
+
+    from console.app import scheduled_retention
+
+    url = f"sqlite:///{tmp_path / 'tracker.sqlite3'}"
+    seed_tracker(url, time.time())
+    app = SimpleNamespace(
+        ctx=SimpleNamespace(db=console_db, source=SQLTrackerEventSource(url))
+    )
+    assert scheduled_retention(app) is None  # no period set: nothing is deleted
+    console_db.run_sync(lambda c: repo.set_retention_days(c, 30))
+    counts = scheduled_retention(app)
+    assert counts is not None and counts["conversations"] == 1
+    audit = console_db.run_sync(
+        lambda c: [
+            r.staff for r in c.execute(select(audit_log)) if r.action == "retention"
+        ]
+    )
+    assert audit == ["schedule"]
