@@ -11,6 +11,13 @@
 * :class:`ContentlessMessageFallback` routes messages with no words at all
   (empty, blank, emoji only) to ``nlu_fallback``, so they get the polite
   "please rephrase" answer instead of silence.
+* :class:`KeyboardMashFallback` routes keyboard mash ("asdfgh", "jkl;jkl; zzzz")
+  to ``nlu_fallback``: Latin-script messages none of whose words occur in the
+  training data and every word of which looks typed at random (a run along a
+  keyboard row, one letter repeated, no vowel).
+* :class:`AmbiguityDetector` predicts ``nlu_ambiguous`` when the two best
+  intents are answerable topics whose confidences are within a margin, keeping
+  the ranking, so ``action_disambiguate`` can ask "did you mean A or B?".
 * :class:`EntityCanonicalizer` turns the phrases found by the spaCy
   ``entity_ruler`` into canonical values (``城镇户口`` -> ``urban``) from the same
   table the ruler was built from, so slots never hold raw surface text.
@@ -18,8 +25,9 @@
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, FrozenSet, List, Optional, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -39,9 +47,11 @@ from rasa.shared.nlu.constants import (
     TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.language.years import mentioned_year
-from common.language import detect_language
+from common.intents import AMBIGUOUS_INTENT, TOPIC_INTENTS
+from common.language import CJK, detect_language
 from common.vocabulary import canonical_lookup
 
 _SPACES = re.compile(r"\s+")
@@ -173,4 +183,201 @@ class ContentlessMessageFallback(_StatelessComponent):
         for message in messages:
             if not _WORD_CHARACTER.search(message.get(TEXT) or ""):
                 _set_fallback(message)
+        return messages
+
+
+# ---- keyboard mash ------------------------------------------------------------
+
+_LATIN_TOKEN = re.compile(r"[a-z]+")
+_KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+_REPEATED_LETTER = re.compile(r"([a-z])\1\1")
+_VOWEL = re.compile(r"[aeiouy]")
+
+
+def latin_words(text: str) -> List[str]:
+    """The lower-cased runs of Latin letters in a text."""
+    return _LATIN_TOKEN.findall(text.lower())
+
+
+def _along_a_row(word: str) -> bool:
+    """Whether the word is mostly runs of three or more keys along a keyboard row."""
+    covered = 0
+    i = 0
+    while i < len(word):
+        best = 1
+        for row in _KEYBOARD_ROWS + tuple(r[::-1] for r in _KEYBOARD_ROWS):
+            for j in range(len(word), i + 2, -1):  # longest run first, at least 3
+                if word[i:j] in row:
+                    best = max(best, j - i)
+                    break
+        if best >= 3:
+            covered += best
+        i += best
+    return covered * 2 > len(word)
+
+
+def looks_like_mash(word: str) -> bool:
+    """Whether a word looks typed at random rather than misspelt."""
+    return (
+        _along_a_row(word)
+        or bool(_REPEATED_LETTER.search(word))
+        or (len(word) >= 3 and not _VOWEL.search(word))
+    )
+
+
+def is_keyboard_mash(text: str, vocabulary: FrozenSet[str]) -> bool:
+    """A Latin-only message whose every word is unknown and looks like mash."""
+    if not text or text.lstrip().startswith("/") or CJK.search(text):
+        return False
+    words = latin_words(text)
+    if not words:
+        return False
+    return all(w not in vocabulary and looks_like_mash(w) for w in words)
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True
+)
+class KeyboardMashFallback(GraphComponent):
+    """Keyboard mash is low-confidence input: the resident gets "please rephrase".
+
+    The words of the training data are never mash ("thx", "hmm" are real
+    messages), so they are learnt and kept with the model.
+    """
+
+    _FILE = "vocabulary.json"
+
+    def __init__(
+        self,
+        model_storage: ModelStorage,
+        resource: Resource,
+        vocabulary: Optional[FrozenSet[str]] = None,
+    ) -> None:
+        self._model_storage = model_storage
+        self._resource = resource
+        self.vocabulary = vocabulary or frozenset()
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "KeyboardMashFallback":
+        return cls(model_storage, resource)
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "KeyboardMashFallback":
+        try:
+            with model_storage.read_from(resource) as directory:
+                words = json.loads((directory / cls._FILE).read_text("utf-8"))
+        except (ValueError, FileNotFoundError):
+            words = []
+        return cls(model_storage, resource, frozenset(words))
+
+    def train(self, training_data: TrainingData) -> Resource:
+        words = {
+            word
+            for example in training_data.intent_examples
+            for word in latin_words(example.get(TEXT) or "")
+        }
+        self.vocabulary = frozenset(words)
+        with self._model_storage.write_to(self._resource) as directory:
+            (directory / self._FILE).write_text(
+                json.dumps(sorted(words)), encoding="utf-8"
+            )
+        return self._resource
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            if is_keyboard_mash(message.get(TEXT) or "", self.vocabulary):
+                _set_fallback(message)
+        return messages
+
+
+# ---- ambiguity ------------------------------------------------------------------
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False
+)
+class AmbiguityDetector(GraphComponent):
+    """Two answerable topics too close to call: ask which one was meant.
+
+    Runs after the FallbackClassifier.  When the two best intents of the
+    classifier's ranking (``nlu_fallback`` aside) are both topics
+    (:data:`common.intents.TOPIC_INTENTS`), their confidences differ by less
+    than ``margin`` and the second has at least ``min_confidence``, the intent
+    becomes ``nlu_ambiguous``; the ranking stays in the parse data (with
+    ``nlu_ambiguous`` first), so the action can offer the two topics.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"margin": 0.2, "min_confidence": 0.2}
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        self.margin = float(config.get("margin", 0.2))
+        self.min_confidence = float(config.get("min_confidence", 0.2))
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "AmbiguityDetector":
+        return cls({**cls.get_default_config(), **config})
+
+    def ambiguous_pair(self, ranking: List[Dict[str, Any]]) -> Optional[List[str]]:
+        """The two topic intents too close to call, best first, if any."""
+        ranked = [
+            r
+            for r in ranking
+            if r.get(INTENT_NAME_KEY)
+            not in (DEFAULT_NLU_FALLBACK_INTENT_NAME, AMBIGUOUS_INTENT)
+        ]
+        if len(ranked) < 2:
+            return None
+        first, second = ranked[0], ranked[1]
+        names = [str(first[INTENT_NAME_KEY]), str(second[INTENT_NAME_KEY])]
+        if not all(name in TOPIC_INTENTS for name in names):
+            return None
+        top = float(first.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
+        runner_up = float(second.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
+        if runner_up < self.min_confidence or top - runner_up >= self.margin:
+            return None
+        return names
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            ranking = list(message.get(INTENT_RANKING_KEY) or [])
+            pair = self.ambiguous_pair(ranking)
+            if pair is None:
+                continue
+            confidences = [
+                float(r.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
+                for r in ranking
+                if r.get(INTENT_NAME_KEY) in pair
+            ]
+            intent = {
+                INTENT_NAME_KEY: AMBIGUOUS_INTENT,
+                PREDICTED_CONFIDENCE_KEY: min(1.0, sum(confidences)),
+            }
+            kept = [
+                r
+                for r in ranking
+                if r.get(INTENT_NAME_KEY) != DEFAULT_NLU_FALLBACK_INTENT_NAME
+            ]
+            message.set(INTENT, intent, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [intent] + kept, add_to_output=True)
         return messages

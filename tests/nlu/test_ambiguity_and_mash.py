@@ -1,0 +1,123 @@
+"""AmbiguityDetector and KeyboardMashFallback, on hand-built parse data."""
+
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+import pytest
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.nlu.components import (
+    AmbiguityDetector,
+    KeyboardMashFallback,
+    is_keyboard_mash,
+)
+from common.intents import AMBIGUOUS_INTENT
+
+Ranking = List[Tuple[str, float]]
+
+
+def parsed(ranking: Ranking, fallback: bool = False) -> Message:
+    """A message as the classifier (and maybe the FallbackClassifier) left it."""
+    rows = [{"name": name, "confidence": conf} for name, conf in ranking]
+    if fallback:
+        rows.insert(0, {"name": "nlu_fallback", "confidence": 0.65})
+    message = Message(data={"text": "some text"})
+    message.set("intent", rows[0], add_to_output=True)
+    message.set("intent_ranking", rows, add_to_output=True)
+    return message
+
+
+def detect(ranking: Ranking, fallback: bool = False) -> Message:
+    detector = AmbiguityDetector({"margin": 0.2, "min_confidence": 0.2})
+    return detector.process([parsed(ranking, fallback)])[0]
+
+
+def intent_of(message: Message) -> Optional[str]:
+    return message.get("intent", {}).get("name")
+
+
+def test_two_close_topics_are_ambiguous_and_the_ranking_is_kept():
+    message = detect(
+        [("ask_materials", 0.45), ("ask_where_to_go", 0.4), ("greet", 0.15)]
+    )
+    assert intent_of(message) == AMBIGUOUS_INTENT
+    names = [r["name"] for r in message.get("intent_ranking")]
+    assert names == [AMBIGUOUS_INTENT, "ask_materials", "ask_where_to_go", "greet"]
+    assert message.get("intent")["confidence"] == pytest.approx(0.85)
+
+
+def test_a_clear_winner_is_left_alone():
+    message = detect([("ask_materials", 0.7), ("ask_where_to_go", 0.25)])
+    assert intent_of(message) == "ask_materials"
+
+
+def test_a_weak_runner_up_is_not_a_contender():
+    message = detect([("ask_materials", 0.3), ("ask_where_to_go", 0.15)])
+    assert intent_of(message) == "ask_materials"
+
+
+@pytest.mark.parametrize(
+    "ranking",
+    [
+        [("ask_materials", 0.45), ("out_of_scope", 0.4)],
+        [("thank", 0.45), ("goodbye", 0.4)],
+        [("ask_unanswered", 0.45), ("ask_where_to_go", 0.4)],
+    ],
+)
+def test_only_two_answerable_topics_make_an_ambiguity(ranking):
+    assert intent_of(detect(ranking)) == ranking[0][0]
+
+
+def test_a_close_call_the_fallback_classifier_caught_becomes_a_question():
+    message = detect([("ask_check_payment", 0.33), ("ask_materials", 0.31)], True)
+    assert intent_of(message) == AMBIGUOUS_INTENT
+    names = [r["name"] for r in message.get("intent_ranking")]
+    assert "nlu_fallback" not in names
+    assert names[1:3] == ["ask_check_payment", "ask_materials"]
+
+
+def test_a_message_without_a_ranking_is_left_alone():
+    message = Message(data={"text": ""})
+    AmbiguityDetector({}).process([message])
+    assert message.get("intent") is None
+
+
+VOCABULARY = frozenset({"thx", "hmm", "bye", "ok"})
+
+
+@pytest.mark.parametrize(
+    "text", ["asdfgh", "jkl;jkl; zzzz", "qwerty uiop", "zxcvbnm", "sdfsdf", "lkjh"]
+)
+def test_keyboard_mash_is_detected(text):
+    assert is_keyboard_mash(text, VOCABULARY)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thx",
+        "hmm",
+        "ok bye",
+        "howdy",
+        "helo",
+        "xinnonghe",
+        "yibao",
+        "asdfgh 你好",
+        "/greet",
+        "123456",
+        "",
+    ],
+)
+def test_words_typos_pinyin_and_chinese_are_not_mash(text):
+    assert not is_keyboard_mash(text, VOCABULARY)
+
+
+def test_keyboard_mash_becomes_nlu_fallback():
+    component = KeyboardMashFallback(None, None, VOCABULARY)  # type: ignore[arg-type]
+    mash, word = parsed([("thank", 0.9)]), parsed([("thank", 0.9)])
+    mash.set("text", "asdfgh")
+    word.set("text", "thx")
+    component.process([mash, word])
+    assert intent_of(mash) == "nlu_fallback"
+    assert intent_of(word) == "thank"
