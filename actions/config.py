@@ -10,9 +10,14 @@
 | ``ACTIONS_PORT`` | ``5055`` | its port |
 | ``SHEBAO_ACTIONS_TOKEN`` | development value | shared secret Rasa sends in ``X-Shebao-Action-Token`` |
 
-With ``SHEBAO_ENV`` other than ``development`` the server refuses to start with
-the development token or a short one (:mod:`common.deployment`).
 | ``SHEBAO_BACKEND_CLIENT_SECRET`` | ``dev-client-secret-change-me`` | the backend's ``BACKEND_CLIENT_SECRET``: proves to the backend that we are the action server |
+| ``SHEBAO_PRIVACY_URL`` | ``/privacy`` | the bureau's privacy page, linked before the ID number is asked for |
+| ``SHEBAO_SERVICE_HOURS_EN`` / ``_ZH`` | ``during service hours`` / ``在工作时间内`` | when staff follow up a request for a person, as the handoff answer says it |
+
+With ``SHEBAO_ENV`` other than ``development`` the server refuses to start with
+the development token or a short one (:mod:`common.deployment`).  The texts
+above reach the answers through slots set when a session starts
+(:mod:`actions.session`), so the operator's values are what residents read.
 
 The code's own lifetime is the backend's (``expires_in`` of
 ``/verification/start``); the assistant tells the resident that figure.
@@ -45,6 +50,9 @@ class ActionSettings:
     port: int = 5055
     actions_token: str = DEV_ACTIONS_TOKEN
     backend_client_secret: str = DEV_CLIENT_SECRET
+    privacy_url: str = "/privacy"
+    service_hours_en: str = "during service hours"
+    service_hours_zh: str = "在工作时间内"
 
     def __post_init__(self) -> None:
         if (
@@ -73,6 +81,11 @@ class ActionSettings:
             backend_client_secret=env_str(
                 "SHEBAO_BACKEND_CLIENT_SECRET", DEV_CLIENT_SECRET, environ
             ),
+            privacy_url=env_str("SHEBAO_PRIVACY_URL", "/privacy", environ),
+            service_hours_en=env_str(
+                "SHEBAO_SERVICE_HOURS_EN", "during service hours", environ
+            ),
+            service_hours_zh=env_str("SHEBAO_SERVICE_HOURS_ZH", "在工作时间内", environ),
         )
 
     def check_for_production(self, environ: Optional[Mapping[str, str]] = None) -> None:

@@ -15,6 +15,7 @@ from rasa_sdk.events import (
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.config import settings
 from actions.identity_sessions import SESSIONS
 
 # What a resident said about themselves that a new session may remember. The
@@ -31,8 +32,18 @@ def _kept_slots(tracker: Tracker) -> List[EventType]:
     ]
 
 
+def operator_slots() -> List[EventType]:
+    """The operator's texts that answers quote (privacy page, service hours)."""
+    config = settings()
+    return [
+        SlotSet("privacy_url", config.privacy_url),
+        SlotSet("service_hours_en", config.service_hours_en),
+        SlotSet("service_hours_zh", config.service_hours_zh),
+    ]
+
+
 class ActionSessionStart(Action):
-    """Starts a session keeping only :data:`CARRY_OVER_SLOTS`."""
+    """Starts a session keeping only :data:`CARRY_OVER_SLOTS`, with the operator's texts."""
 
     def name(self) -> Text:
         return "action_session_start"
@@ -43,6 +54,7 @@ class ActionSessionStart(Action):
         return [
             SessionStarted(),
             *_kept_slots(tracker),
+            *operator_slots(),
             ActionExecuted("action_listen"),
         ]
 
@@ -58,4 +70,4 @@ class ActionEndChat(Action):
     ) -> List[EventType]:
         SESSIONS.end(tracker.sender_id)
         language = tracker.get_slot("language")
-        return [AllSlotsReset(), SlotSet("language", language)]
+        return [AllSlotsReset(), SlotSet("language", language), *operator_slots()]
