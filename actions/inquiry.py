@@ -37,6 +37,7 @@ from actions.backend_client import (
 )
 from actions.config import settings
 from actions.identity_sessions import SESSIONS
+from actions.metrics import VERIFICATION_OUTCOMES
 from common.identity import (
     ID_NUMBER_PATTERN,
     is_valid_id_number,
@@ -118,11 +119,15 @@ class ValidateContributionInquiryForm(FormValidationAction):
                 id_number, client_key=client_key(tracker)
             )
         except InvalidIdNumber:
+            _outcome("id_number", "invalid")
             return {"id_number": None, "id_number_problem": "checksum"}
         except RateLimited:
+            _outcome("id_number", "rate_limited")
             return _stop("rate_limited")
         except BackendError:
+            _outcome("id_number", "unavailable")
             return _stop("unavailable")
+        _outcome("id_number", "code_sent")
         SESSIONS.code_sent(tracker.sender_id, id_number, ttl=started.expires_in)
         return {
             "id_number": mask_id_number(id_number),
@@ -152,17 +157,27 @@ class ValidateContributionInquiryForm(FormValidationAction):
         except WrongCode:
             if SESSIONS.wrong_code(sender_id) >= settings().max_wrong_codes:
                 SESSIONS.forget_pending(sender_id)
+                _outcome("code", "too_many_attempts")
                 return _stop("too_many_attempts", "verification_code")
+            _outcome("code", "wrong")
             return {"verification_code": None, "code_problem": "wrong"}
         except (CodeExpired, CodeLocked):
             SESSIONS.forget_pending(sender_id)
+            _outcome("code", "expired")
             return _stop("code_expired", "verification_code")
         except BackendError:
+            _outcome("code", "unavailable")
             return _stop("unavailable", "verification_code")
+        _outcome("code", "verified")
         SESSIONS.verified(
             sender_id, token, ttl=settings().verified_ttl, channel=_channel(tracker)
         )
         return {"verification_code": MASKED_CODE, "code_problem": None}
+
+
+def _outcome(step: str, outcome: str) -> None:
+    """Count a verification step's outcome (``shebao_actions_verification_outcomes_total``)."""
+    VERIFICATION_OUTCOMES.labels(step=step, outcome=outcome).inc()
 
 
 def _channel(tracker: Tracker) -> Optional[str]:
