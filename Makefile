@@ -13,7 +13,7 @@ MODEL    := $(MODELS)/.trained
 REPORTS  := $(VAR)/reports
 PY_PACKAGES := bot actions backend common web tools
 # Rasa reads data/ recursively (data/nlu/<topic>.yml, data/rules/..., data/stories/...).
-TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') $(PIPELINE) $(wildcard bot/nlu/*.py)
+TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') $(PIPELINE) $(wildcard bot/nlu/*.py) bot/metrics.py
 
 export SHEBAO_VAR_DIR     ?= $(abspath $(VAR))
 export SHEBAO_ACTIONS_URL ?= http://127.0.0.1:5055
