@@ -14,6 +14,13 @@
     store's database answers, else 503 (readiness);
 
   liveness is Rasa's own ``GET /`` ("Hello from Rasa").
+
+  Rasa builds its channels after it has set up logging (and replaced the
+  console handler with coloredlogs'), so this is also where the Rasa server
+  applies ``SHEBAO_LOG_FORMAT=json`` (:func:`common.log_format.apply_log_format`)
+  and, once more, :func:`common.warnings_policy.quiet_library_deprecations`
+  (Rasa's ``filterwarnings("once", UserWarning)`` came after it, and pyparsing's
+  deprecations are UserWarnings too).
 """
 
 from __future__ import annotations
@@ -36,7 +43,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from common.log_format import apply_log_format
 from common.metrics import exposition
+from common.warnings_policy import quiet_library_deprecations
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +156,8 @@ class OpsInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        apply_log_format()
+        quiet_library_deprecations()
         return cls()
 
     def blueprint(
