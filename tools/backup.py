@@ -302,16 +302,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     urls = database_urls()
     names = args.only or list(DATABASES)
     if args.command == "dump":
+        entries: Dict[str, Dict[str, Any]] = {
+            name: dump(urls[name], args.out, name, args.method) for name in names
+        }
         manifest = {
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "databases": {
-                name: dump(urls[name], args.out, name, args.method) for name in names
-            },
+            "databases": entries,
         }
         (args.out / "manifest.json").write_text(
             json.dumps(manifest, indent=2), encoding="utf-8"
         )
-        for name, entry in manifest["databases"].items():
+        for name, entry in entries.items():
             print(
                 f"{name}: {entry['method']} -> {args.out / entry['file']} "
                 f"({sum(entry['rows'].values())} rows)"
