@@ -207,7 +207,9 @@ def test_dockerfiles(path: Path) -> None:
     assert stages[-1] == "python:3.10-slim"
     assert re.search(r"^USER (?!root|0\b)\S+", text, re.MULTILINE)
     assert "HEALTHCHECK" in text
-    assert re.search(r"/(health|webhooks/ops)/(ready|live)", text.split("HEALTHCHECK", 1)[1])
+    assert re.search(
+        r"/(health|webhooks/ops)/(ready|live)", text.split("HEALTHCHECK", 1)[1]
+    )
     installs: List[str] = re.findall(r"pip install -c constraints.txt ([^\n&]+)", text)
     pinned = _pinned()
     for package in " ".join(installs).split():
