@@ -13,7 +13,7 @@ MODEL    := $(MODELS)/.trained
 REPORTS  := $(VAR)/reports
 PY_PACKAGES := bot actions backend common web tools console
 # Rasa reads data/ recursively (data/nlu/<topic>.yml, data/rules/..., data/stories/...).
-TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') $(PIPELINE) $(wildcard bot/nlu/*.py)
+TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') $(PIPELINE) $(wildcard bot/nlu/*.py) bot/metrics.py
 
 export SHEBAO_VAR_DIR     ?= $(abspath $(VAR))
 export SHEBAO_ACTIONS_URL ?= http://127.0.0.1:5055
@@ -100,7 +100,7 @@ validate: $(INSTALLED) $(PIPELINE) ## rasa data validate (warnings fail)
 
 .PHONY: test-unit
 # Tests that need no running assistant (a real backend on a local port is fine).
-UNIT_TESTS := tests/common tests/nlu tests/bot tests/domain tests/actions tests/backend tests/channels tests/tools tests/console tests/test_architecture.py tests/test_configuration_docs.py
+UNIT_TESTS := tests/common tests/nlu tests/bot tests/domain tests/actions tests/backend tests/channels tests/tools tests/console tests/deploy tests/test_architecture.py tests/test_configuration_docs.py
 
 test-unit: $(INSTALLED) $(PIPELINE) ## Unit tests of every package, the backend API on SQLite and PostgreSQL
 	$(PY) -m pytest $(UNIT_TESTS) -q -m "not stack"

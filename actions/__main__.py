@@ -7,10 +7,16 @@ import logging.config
 import sys
 from typing import List, Optional
 
+import sanic  # noqa: F401 - its import installs the filter we then override
 import yaml
 
-from actions.config import ActionSettings
-from actions.server import create_action_app
+from common.warnings_policy import quiet_library_deprecations
+
+quiet_library_deprecations()
+
+from actions.config import ActionSettings  # noqa: E402 - after the warning filters
+from actions.server import create_action_app  # noqa: E402
+from common.log_format import apply_log_format  # noqa: E402
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -21,6 +27,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.logging_config_file:
         with open(args.logging_config_file, encoding="utf-8") as handle:
             logging.config.dictConfig(yaml.safe_load(handle))
+    apply_log_format()
     settings = ActionSettings.from_env()
     settings.check_for_production()
     app = create_action_app(settings)

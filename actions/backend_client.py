@@ -22,6 +22,7 @@ from typing import Any, Dict, Optional, Tuple, Type
 import aiohttp
 
 from actions.config import ActionSettings
+from actions.metrics import BACKEND_ERRORS
 from common.identity import is_valid_id_number, normalize_id_number
 
 CLIENT_SECRET_HEADER = "X-Shebao-Client-Secret"
@@ -324,10 +325,13 @@ class BackendClient:
                 except ValueError:
                     body = None
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            BACKEND_ERRORS.labels(kind="unreachable").inc()
             raise BackendUnavailable(
                 f"backend unreachable: {type(exc).__name__}"
             ) from exc
         if status >= 500 or not isinstance(body, dict):
+            kind = "server_error" if status >= 500 else "bad_answer"
+            BACKEND_ERRORS.labels(kind=kind).inc()
             raise BackendUnavailable(f"backend answered {status}", status=status)
         if status >= 400:
             raise _error_for(status, body)

@@ -85,7 +85,9 @@ class ActionSettings:
             service_hours_en=env_str(
                 "SHEBAO_SERVICE_HOURS_EN", "during service hours", environ
             ),
-            service_hours_zh=env_str("SHEBAO_SERVICE_HOURS_ZH", "在工作时间内", environ),
+            service_hours_zh=env_str(
+                "SHEBAO_SERVICE_HOURS_ZH", "在工作时间内", environ
+            ),
         )
 
     def check_for_production(self, environ: Optional[Mapping[str, str]] = None) -> None:

@@ -40,6 +40,7 @@ from actions.inquiry_answers import (
     overview_slots,
     summary_slots,
 )
+from actions.metrics import VERIFICATION_OUTCOMES
 from common.identity import (
     ID_NUMBER_PATTERN,
     is_valid_id_number,
@@ -153,11 +154,15 @@ class ValidateContributionInquiryForm(FormValidationAction):
                 id_number, client_key=client_key(tracker)
             )
         except InvalidIdNumber:
+            _outcome("id_number", "invalid")
             return {"id_number": None, "id_number_problem": "checksum"}
         except RateLimited:
+            _outcome("id_number", "rate_limited")
             return _stop("rate_limited")
         except BackendError:
+            _outcome("id_number", "unavailable")
             return _stop("unavailable")
+        _outcome("id_number", "code_sent")
         SESSIONS.code_sent(tracker.sender_id, id_number, ttl=started.expires_in)
         return {
             "id_number": mask_id_number(id_number),
@@ -188,13 +193,18 @@ class ValidateContributionInquiryForm(FormValidationAction):
         except WrongCode:
             if SESSIONS.wrong_code(sender_id) >= settings().max_wrong_codes:
                 SESSIONS.forget_pending(sender_id)
+                _outcome("code", "too_many_attempts")
                 return _stop("too_many_attempts", "verification_code")
+            _outcome("code", "wrong")
             return {"verification_code": None, "code_problem": "wrong"}
         except (CodeExpired, CodeLocked):
             SESSIONS.forget_pending(sender_id)
+            _outcome("code", "expired")
             return _stop("code_expired", "verification_code")
         except BackendError:
+            _outcome("code", "unavailable")
             return _stop("unavailable", "verification_code")
+        _outcome("code", "verified")
         SESSIONS.verified(
             sender_id,
             token,
@@ -209,6 +219,11 @@ def _restated_question(tracker: Tracker) -> bool:
     """The message was a records question, not an attempt at a number."""
     intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
     return intent == "query_my_contributions"
+
+
+def _outcome(step: str, outcome: str) -> None:
+    """Count a verification step's outcome (``shebao_actions_verification_outcomes_total``)."""
+    VERIFICATION_OUTCOMES.labels(step=step, outcome=outcome).inc()
 
 
 def _channel(tracker: Tracker) -> Optional[str]:

@@ -17,6 +17,8 @@ from typing import List, Optional
 
 from backend.settings import BackendSettings
 from common.env import ConfigError
+from common.log_format import apply_log_format
+from common.warnings_policy import quiet_library_deprecations
 
 logger = logging.getLogger("backend")
 
@@ -78,11 +80,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
     args = parser.parse_args(argv)
 
+    import sanic  # noqa: F401 - its import installs the filter we then override
+
+    quiet_library_deprecations()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     try:
+        apply_log_format()
         settings = BackendSettings.from_env()
     except ConfigError as exc:
         print(f"invalid configuration: {exc}", file=sys.stderr)

@@ -18,10 +18,13 @@ from sanic.response import BaseHTTPResponse, HTTPResponse, json
 
 from backend.db import Database
 from backend.errors import ApiError, handle_error
+from backend.metrics import LATENCY, REQUESTS
 from backend.routes import api_v1
 from backend.senders import CodeSender, DevOutbox, LoggingCodeSender
 from backend.settings import BackendSettings
+from backend.sms import HttpSmsSender
 from backend.verification import VerificationService
+from common.metrics import exposition
 from common.redaction import redact_text
 
 APP_NAME = "shebao_backend"
@@ -31,15 +34,30 @@ logger = logging.getLogger("backend")
 DELIVERY_GRACE_SECONDS = 10.0
 
 
+def build_sender(settings: BackendSettings) -> Optional[CodeSender]:
+    """The SMS gateway adapter the settings describe, if they describe one."""
+    if not settings.sms_configured:
+        return None
+    return HttpSmsSender(
+        settings.sms_url,
+        settings.sms_api_key,
+        settings.sms_template_id,
+        timeout=settings.sms_timeout,
+        retries=settings.sms_retries,
+    )
+
+
 def create_app(settings: BackendSettings, sender: Optional[CodeSender] = None) -> Sanic:
     """A new backend app for ``settings``; ``sender`` overrides code delivery
-    (default: the dev outbox in development mode, else ``LoggingCodeSender``).
+    (default: the dev outbox in development mode, else the HTTP SMS gateway of
+    ``BACKEND_SMS_URL``; a production deployment without either is refused).
 
     Raises ``ConfigError`` naming the variables when the configuration must
-    not serve (weak production secrets, development mode on a public
-    interface or in a production deployment): see ``BackendSettings.problems``.
+    not serve (weak production secrets, no SMS gateway in production,
+    development mode on a public interface or in a production deployment):
+    see ``BackendSettings.problems``.
     """
-    settings.require_servable()
+    settings.require_servable(sender_given=sender is not None)
     app = Sanic(APP_NAME, configure_logging=False)
     app.config.REQUEST_MAX_SIZE = settings.request_max_size
     app.config.ACCESS_LOG = False
@@ -50,15 +68,21 @@ def create_app(settings: BackendSettings, sender: Optional[CodeSender] = None) -
     else:
         app.ctx.outbox = None
     if sender is None and app.ctx.outbox is None:
+        sender = build_sender(settings)
+    if sender is None and app.ctx.outbox is None:
+        # Only outside a production deployment (problems() refuses it there).
         logger.warning(
             "no SMS gateway is configured: one-time codes are only logged (masked "
-            "phone), residents receive nothing. Plug a CodeSender "
-            "(backend.senders) into create_app(settings, sender=...)"
+            "phone), residents receive nothing. Set BACKEND_SMS_URL, "
+            "BACKEND_SMS_API_KEY and BACKEND_SMS_TEMPLATE_ID"
         )
     app.ctx.sender = sender or app.ctx.outbox or LoggingCodeSender()
 
     app.error_handler.add(Exception, handle_error)
     app.add_route(health, "/health", methods=["GET"], name="health")
+    app.add_route(live, "/health/live", methods=["GET"], name="health_live")
+    app.add_route(health, "/health/ready", methods=["GET"], name="health_ready")
+    app.add_route(metrics, "/metrics", methods=["GET"], name="metrics")
     app.blueprint(api_v1(settings.development))
     app.register_listener(open_resources, "before_server_start")
     app.register_listener(close_resources, "after_server_stop")
@@ -77,13 +101,28 @@ async def close_resources(app: Sanic, _loop: Any) -> None:
     verification: Optional[VerificationService] = getattr(app.ctx, "verification", None)
     if verification is not None:
         await verification.wait_for_deliveries(timeout=DELIVERY_GRACE_SECONDS)
+    close = getattr(app.ctx.sender, "close", None)
+    if close is not None:
+        await close()
     db: Optional[Database] = getattr(app.ctx, "db", None)
     if db is not None:
         db.close()
 
 
+async def live(request: Request) -> HTTPResponse:
+    """Liveness: the process serves HTTP (nothing else is checked)."""
+    return json({"status": "ok"})
+
+
+async def metrics(request: Request) -> HTTPResponse:
+    """Prometheus metrics (no personal data: labels are route patterns)."""
+    body, content_type = exposition()
+    return HTTPResponse(body, content_type=content_type)
+
+
 async def health(request: Request) -> HTTPResponse:
-    """200 when the service and its database answer, 503 otherwise."""
+    """Readiness (``/health`` and ``/health/ready``): 200 when the service and
+    its database answer, 503 otherwise."""
     try:
         await request.app.ctx.db.ping()
     except Exception:  # noqa: BLE001 - any failure means "not healthy"
@@ -97,9 +136,25 @@ async def start_timer(request: Request) -> None:
     request.ctx.started = time.monotonic()
 
 
+def route_label(request: Request) -> str:
+    """The matched route's pattern (``/api/v1/persons/<id_number>``), never the
+    path itself, which may carry an ID number."""
+    route = getattr(request, "route", None)
+    if route is None:
+        return "unmatched"
+    return "/" + str(route.path).lstrip("/")
+
+
 async def log_access(request: Request, response: BaseHTTPResponse) -> None:
     started = getattr(request.ctx, "started", None)
-    elapsed_ms = (time.monotonic() - started) * 1000 if started else 0.0
+    elapsed = time.monotonic() - started if started else 0.0
+    elapsed_ms = elapsed * 1000
+    route = route_label(request)
+    if route != "/metrics":
+        REQUESTS.labels(
+            route=route, method=request.method, status=response.status
+        ).inc()
+        LATENCY.labels(route=route).observe(elapsed)
     access_logger.info(
         "%s %s %s %.0fms",
         request.method,

@@ -66,10 +66,39 @@ def build_openapi(development: bool = False) -> Dict[str, Any]:
         "/health": {
             "get": {
                 "operationId": "health",
-                "summary": "Liveness and database reachability",
+                "summary": "Readiness: the service and its database answer",
                 "responses": {
                     "200": _ok("The service and its database answer", schemas.HEALTH),
                     "503": _error("Database unreachable", ["service_unavailable"]),
+                },
+            }
+        },
+        "/health/ready": {
+            "get": {
+                "operationId": "healthReady",
+                "summary": "Readiness probe (the same check as /health)",
+                "responses": {
+                    "200": _ok("The service and its database answer", schemas.HEALTH),
+                    "503": _error("Database unreachable", ["service_unavailable"]),
+                },
+            }
+        },
+        "/health/live": {
+            "get": {
+                "operationId": "healthLive",
+                "summary": "Liveness probe: the process serves HTTP",
+                "responses": {"200": _ok("The process answers", schemas.HEALTH)},
+            }
+        },
+        "/metrics": {
+            "get": {
+                "operationId": "metrics",
+                "summary": "Prometheus metrics (no personal data)",
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text exposition format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
                 },
             }
         },

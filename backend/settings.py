@@ -34,6 +34,15 @@ characters, equal to a development default or too repetitive.
   hours (``10``), whoever asks
 - ``BACKEND_STARTS_GLOBAL``: codes all callers together may request per 10
   minutes (``1000``): a ceiling on SMS cost and on enumeration throughput
+- ``BACKEND_SMS_URL``: the HTTP SMS gateway's send endpoint (empty); required
+  in a production deployment, ``https://`` unless it is on loopback
+- ``BACKEND_SMS_API_KEY``: the gateway's bearer key (empty); a production
+  secret (at least 32 varied characters)
+- ``BACKEND_SMS_TEMPLATE_ID``: the gateway's approved template for the code
+  message (empty); required with the URL
+- ``BACKEND_SMS_TIMEOUT``: seconds per gateway attempt (``5.0``)
+- ``BACKEND_SMS_RETRIES``: retries after a 5xx, 429 or timeout (``3``), with
+  exponential backoff from 0.5 s
 """
 
 from __future__ import annotations
@@ -42,9 +51,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, List, Mapping, Optional
+from urllib.parse import urlsplit
 
 from common.deployment import deployment_env, is_loopback, secret_problem
-from common.env import ConfigError, env_int, env_str
+from common.env import ConfigError, env_float, env_int, env_str
 
 Clock = Callable[[], datetime]
 """Returns the current time as an aware UTC datetime; tests inject a fake one."""
@@ -103,6 +113,11 @@ class BackendSettings:
     rate_window: int = 600
     request_max_size: int = 64 * 1024
     db_threads: int = 8
+    sms_url: str = ""
+    sms_api_key: str = field(default="", repr=False)
+    sms_template_id: str = ""
+    sms_timeout: float = 5.0
+    sms_retries: int = 3
     clock: Clock = field(default=system_clock, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -125,6 +140,11 @@ class BackendSettings:
                 "BACKEND_STARTS_PER_ID_PER_DAY and BACKEND_STARTS_GLOBAL must be "
                 "at least 1"
             )
+        if self.sms_timeout <= 0 or not 0 <= self.sms_retries <= 10:
+            raise ConfigError(
+                "BACKEND_SMS_TIMEOUT must be positive and BACKEND_SMS_RETRIES "
+                "between 0 and 10"
+            )
 
     @property
     def development(self) -> bool:
@@ -134,8 +154,44 @@ class BackendSettings:
     def uses_dev_secrets(self) -> bool:
         return bool({self.admin_token, self.secret, self.client_secret} & DEV_DEFAULTS)
 
-    def problems(self) -> List[str]:
-        """Every reason this configuration must not serve, each naming its variables."""
+    @property
+    def sms_configured(self) -> bool:
+        return bool(self.sms_url)
+
+    def sms_problems(self) -> List[str]:
+        """Why the SMS gateway settings cannot deliver codes in this deployment."""
+        found: List[str] = []
+        production = self.environment == "production" and not self.development
+        if not self.sms_url:
+            if production:
+                found.append(
+                    "a production deployment (SHEBAO_ENV=production, "
+                    "BACKEND_MODE=production) needs an SMS gateway: set "
+                    "BACKEND_SMS_URL, BACKEND_SMS_API_KEY and BACKEND_SMS_TEMPLATE_ID"
+                )
+            return found
+        parts = urlsplit(self.sms_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            found.append("BACKEND_SMS_URL must be an http(s) URL")
+        elif production and parts.scheme != "https" and not is_loopback(parts.hostname):
+            found.append("BACKEND_SMS_URL must use https:// in production")
+        if not self.sms_template_id:
+            found.append(
+                "BACKEND_SMS_TEMPLATE_ID is not set (needed with BACKEND_SMS_URL)"
+            )
+        if production:
+            reason = secret_problem(
+                "BACKEND_SMS_API_KEY", self.sms_api_key, DEV_DEFAULTS
+            )
+            if reason:
+                found.append(f"BACKEND_MODE is production but {reason}")
+        return found
+
+    def problems(self, sender_given: bool = False) -> List[str]:
+        """Every reason this configuration must not serve, each naming its variables.
+
+        ``sender_given``: the caller plugs in its own ``CodeSender`` (tests,
+        embedding), so the SMS gateway settings are not needed."""
         found: List[str] = []
         if self.development:
             if self.environment == "production":
@@ -161,16 +217,18 @@ class BackendSettings:
                     f"BACKEND_MODE is production but {reason} (use e.g. "
                     "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
                 )
+        if not (sender_given and not self.sms_configured):
+            found.extend(self.sms_problems())
         return found
 
-    def production_problems(self) -> Optional[str]:
+    def production_problems(self, sender_given: bool = False) -> Optional[str]:
         """Why this configuration must not serve traffic, if it must not."""
-        found = self.problems()
+        found = self.problems(sender_given)
         return "; ".join(found) if found else None
 
-    def require_servable(self) -> None:
+    def require_servable(self, sender_given: bool = False) -> None:
         """Raise ``ConfigError`` naming the variables when ``problems()`` finds any."""
-        problem = self.production_problems()
+        problem = self.production_problems(sender_given)
         if problem:
             raise ConfigError(problem)
 
@@ -199,4 +257,9 @@ class BackendSettings:
             starts_per_client=env_int("BACKEND_STARTS_PER_CLIENT", 20, env),
             starts_per_id_per_day=env_int("BACKEND_STARTS_PER_ID_PER_DAY", 10, env),
             starts_global=env_int("BACKEND_STARTS_GLOBAL", 1000, env),
+            sms_url=env_str("BACKEND_SMS_URL", "", env).strip(),
+            sms_api_key=env_str("BACKEND_SMS_API_KEY", "", env),
+            sms_template_id=env_str("BACKEND_SMS_TEMPLATE_ID", "", env).strip(),
+            sms_timeout=env_float("BACKEND_SMS_TIMEOUT", 5.0, env),
+            sms_retries=env_int("BACKEND_SMS_RETRIES", 3, env),
         )

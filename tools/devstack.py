@@ -229,7 +229,10 @@ def build_stack(
         Service(
             "rasa",
             [
-                _bin("rasa"),
+                # Rasa's CLI with quiet library deprecation warnings (bot/__main__.py)
+                _bin("python"),
+                "-m",
+                "bot",
                 "run",
                 "--model",
                 str(settings.model_path),

@@ -4,6 +4,8 @@ Routes:
 
 - ``GET /health``: ``{"status": "ok", "socketio_client": true}``; the second
   field says whether the vendored socket.io client is present (``make setup``).
+- ``GET /health/live``: liveness (the process answers); ``GET /health/ready``:
+  readiness, 503 until the widget files and the socket.io client are there.
 - ``GET /`` (and ``/?lang=en``): a mock city social-insurance bureau page that
   embeds the widget, with the Rasa URL from :class:`WebSettings` injected.
 - ``GET /widget/<file>``: the widget (``shebao-widget.js``, ``shebao-widget.css``,
@@ -235,6 +237,23 @@ def create_app(settings: WebSettings, name: str = "shebao_web") -> Sanic:
     async def health(_request: Request) -> HTTPResponse:
         client = (web_dir / "vendor" / "socket.io.min.js").is_file()
         return response.json({"status": "ok", "socketio_client": client})
+
+    @app.route("/health/live", methods=["GET", "HEAD"])
+    async def live(_request: Request) -> HTTPResponse:
+        return response.json({"status": "ok"})
+
+    @app.route("/health/ready", methods=["GET", "HEAD"])
+    async def ready(_request: Request) -> HTTPResponse:
+        missing = sorted(
+            name
+            for name, (folder, _type) in WIDGET_FILES.items()
+            if not name.endswith(".map") and not (web_dir / folder / name).is_file()
+        )
+        if missing:
+            return response.json(
+                {"status": "unavailable", "missing": missing}, status=503
+            )
+        return response.json({"status": "ok"})
 
     @app.route("/", methods=["GET", "HEAD"])
     async def demo_page(request: Request) -> HTTPResponse:

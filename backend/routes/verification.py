@@ -8,6 +8,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
 from backend.errors import ApiError
+from backend.metrics import VERIFICATION_FAILURES, VERIFICATION_STARTS
 from backend.schemas import VERIFICATION_CHECK_IN, VERIFICATION_START_IN, parse_body
 from common.tokens import same_secret
 
@@ -62,13 +63,23 @@ def verification_blueprint() -> Blueprint:
         body = parse_body(request.body, VERIFICATION_START_IN)
         service = request.app.ctx.verification
         client = client_identity(request, request.app.ctx.settings.client_secret)
-        result = await service.start(body["id_number"], client)
+        try:
+            result = await service.start(body["id_number"], client)
+        except ApiError as exc:
+            VERIFICATION_STARTS.labels(outcome=exc.code).inc()
+            raise
+        VERIFICATION_STARTS.labels(outcome="issued").inc()
         return json(result)
 
     @bp.post("/verification/check")
     async def check(request: Request) -> HTTPResponse:
         body = parse_body(request.body, VERIFICATION_CHECK_IN)
         service = request.app.ctx.verification
-        return json(await service.check(body["id_number"], body["code"]))
+        try:
+            result = await service.check(body["id_number"], body["code"])
+        except ApiError as exc:
+            VERIFICATION_FAILURES.labels(error=exc.code).inc()
+            raise
+        return json(result)
 
     return bp

@@ -54,6 +54,9 @@ def test_overrides() -> None:
             "BACKEND_STARTS_PER_CLIENT": "50",
             "BACKEND_STARTS_PER_ID_PER_DAY": "12",
             "BACKEND_STARTS_GLOBAL": "5000",
+            "BACKEND_SMS_URL": "https://sms.example.cn/v1/send",
+            "BACKEND_SMS_API_KEY": STRONG_SECRET + "-sms",
+            "BACKEND_SMS_TEMPLATE_ID": "TPL_CODE_1",
         }
     )
     assert (settings.starts_per_id, settings.starts_per_client) == (5, 50)

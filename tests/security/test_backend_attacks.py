@@ -342,8 +342,17 @@ VARIABLES = {
 }
 
 
+SMS_GATEWAY = {
+    "sms_url": "https://sms.example.cn/v1/send",
+    "sms_api_key": "sms-key-0123456789abcdefghijKLMNOPQR",
+    "sms_template_id": "TPL_CODE_1",
+}
+
+
 def _production(**overrides: str) -> BackendSettings:
-    settings = BackendSettings(database_url="sqlite://", mode="production", **STRONG)  # type: ignore[arg-type]
+    settings = BackendSettings(
+        database_url="sqlite://", mode="production", **STRONG, **SMS_GATEWAY
+    )  # type: ignore[arg-type]
     return replace(settings, **overrides)
 
 
@@ -427,12 +436,10 @@ def test_cli_refuses_to_publish_development_mode(tmp_path: Path) -> None:
 
 
 # ---- 6. production without an SMS gateway ------------------------------------------
-def test_production_without_a_gateway_says_what_is_missing(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    with caplog.at_level("WARNING", logger="backend"):
-        create_app(_production())
-    assert any("no SMS gateway" in record.getMessage() for record in caplog.records)
+def test_production_without_a_gateway_says_what_is_missing() -> None:
+    with pytest.raises(ConfigError) as refused:
+        create_app(_production(sms_url="", sms_api_key="", sms_template_id=""))
+    assert "BACKEND_SMS_URL" in str(refused.value)
 
 
 def test_no_code_looks_like_a_period_so_every_typed_code_is_masked() -> None:
