@@ -270,6 +270,14 @@ def create_app(settings: WebSettings, name: str = "shebao_web") -> Sanic:
             render_demo_page(template, settings, lang), headers=headers
         )
 
+    @app.route("/privacy", methods=["GET", "HEAD"])
+    async def privacy_page(_request: Request) -> HTTPResponse:
+        """The demo privacy notice the assistant links to (``SHEBAO_PRIVACY_URL``)."""
+        page = (web_dir / "demo" / "privacy.html").read_text(encoding="utf-8")
+        return response.html(
+            page, headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"}
+        )
+
     @app.get("/widget/<filename:str>")
     async def widget_file(request: Request, filename: str) -> HTTPResponse:
         asset = assets.get(filename)

@@ -547,7 +547,9 @@
   // ------------------------------------------------------------- Markdown
   // A small, safe subset: **bold**, [label](url), bare URLs, "- " / "1. "
   // lists and line breaks. Produces DOM nodes from text; never parses HTML.
-  var SAFE_URL = /^(https?:|mailto:|tel:)/i;
+  // Absolute web, mail and phone links, and root-relative paths of the host
+  // site (the bureau's own pages, e.g. its privacy notice at /privacy).
+  var SAFE_URL = /^(https?:|mailto:|tel:|\/(?![\/\\]))/i;
   var INLINE =
     /\*\*([^*]+?)\*\*|\[([^\]\n]+)\]\(([^)\s]+)\)|(https?:\/\/[^\s<>()"'，。；！？、]+[^\s<>()"'.,;:!?，。；：！？、])/g;
 
