@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any, Dict, List, Optional, Tuple
 
 from actions.backend_client import Contribution, ContributionSummary
+from common.money import display_amount
 
 # ---- wording of months, amounts and payments (English / Chinese) ----------------
 MONTHS_EN = (
@@ -82,7 +83,8 @@ def month_list(periods: List[str], language: Optional[str] = "en") -> str:
 
 
 def money(amount: Decimal) -> str:
-    return f"{amount:,.2f}"
+    """An amount as residents read it (``"1,234.00"``)."""
+    return display_amount(amount)
 
 
 def day_text(day: date, language: Optional[str] = "en") -> str:

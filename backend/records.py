@@ -21,6 +21,7 @@ from backend.errors import ApiError
 from backend.models import Contribution, Enrollment, Person
 from backend.types import CENT
 from common.identity import mask_id_number, mask_phone
+from common.money import wire_amount
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,8 @@ class NewContribution:
 
 
 def money(value: Decimal) -> str:
-    return str(Decimal(value).quantize(CENT))
+    """An amount as the API writes it (``"35.00"``)."""
+    return wire_amount(value)
 
 
 def enrollment_json(enrollment: Enrollment) -> Dict[str, Any]:

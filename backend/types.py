@@ -14,7 +14,7 @@ from sqlalchemy import Integer, Numeric
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-CENT = Decimal("0.01")
+from common.money import CENT
 
 
 class Money(TypeDecorator):
