@@ -95,6 +95,8 @@ def create_app(
     app.ctx.templates = make_environment()
     app.ctx.intents = load_intents(settings.domain_path)
     app.add_route(health, "/health", methods=["GET"], name="health")
+    app.add_route(health, "/health/ready", methods=["GET"], name="health_ready")
+    app.add_route(live, "/health/live", methods=["GET"], name="health_live")
     app.add_route(static, "/static/<name:str>", methods=["GET"], name="static")
     app.add_route(static_vendor, "/static/vendor/<name:str>", methods=["GET"])
     for blueprint in blueprints():
@@ -173,7 +175,13 @@ def _purge(connection: Any, idle: int, now: float) -> int:
     return security.purge_sessions(connection, idle, now)
 
 
+async def live(request: Request) -> HTTPResponse:
+    """Liveness: the process answers."""
+    return json({"status": "ok"})
+
+
 async def health(request: Request) -> HTTPResponse:
+    """Readiness: the console's database answers."""
     try:
         await request.app.ctx.db.ping()
     except Exception:  # noqa: BLE001

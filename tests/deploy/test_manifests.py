@@ -50,6 +50,7 @@ SECRETS_BY_DEPLOYMENT = {
         "DATABASE_URL",
     },
     "web": set(),
+    "console": {"CONSOLE_SECRET", "CONSOLE_DATABASE_URL", "SHEBAO_TRACKER_URL"},
 }
 SECRET_NAME = re.compile(r"(SECRET|TOKEN|_KEY)$")
 # Secret-looking variables that production does not use.
@@ -102,7 +103,7 @@ def _container(deployment: Dict[str, Any]) -> Dict[str, Any]:
 
 def test_every_deployment_has_probes_and_resources() -> None:
     deployments = _by_kind("Deployment")
-    assert set(deployments) == {"rasa", "actions", "backend", "web"}
+    assert set(deployments) == {"rasa", "actions", "backend", "web", "console"}
     for name, deployment in deployments.items():
         container = _container(deployment)
         for probe in ("livenessProbe", "readinessProbe"):
@@ -218,5 +219,6 @@ def test_dockerfiles(path: Path) -> None:
 
 def test_every_deployable_has_a_dockerfile() -> None:
     assert {p.name for p in DOCKERFILES} == {
-        f"{name}.Dockerfile" for name in ("rasa", "actions", "backend", "web")
+        f"{name}.Dockerfile"
+        for name in ("rasa", "actions", "backend", "web", "console")
     }

@@ -44,7 +44,12 @@ def test_filled_buttons_are_the_payloads_the_channels_expect(
         interpolator.structlogger, "exception", lambda *a, **k: errors.append((a, k))
     )
     generator = TemplatedNaturalLanguageGenerator(domain["responses"])
-    slots = {"language": "zh", "residency_type": None, "masked_phone": "138****1234"}
+    slots = {
+        "language": "zh",
+        "residency_type": None,
+        "masked_phone": "138****1234",
+        "privacy_url": "/privacy",
+    }
     filled_payloads = []
     for variations in domain["responses"].values():
         for variation in variations:

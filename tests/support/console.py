@@ -85,7 +85,7 @@ class ConsoleServer:
         env = console_env(var_dir, CONSOLE_PORT=str(port), **extra)
         return cls(env, port, var_dir / "console.log")
 
-    def start(self, timeout: float = 30.0) -> "ConsoleServer":
+    def start(self, timeout: float = 120.0) -> "ConsoleServer":
         with open(self.log, "ab") as log:
             self.popen = subprocess.Popen(
                 [sys.executable, "-m", "console", "serve"],
