@@ -60,6 +60,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from rasa.shared.utils.common import all_subclasses
 
+from bot import rasa_speedups
 from bot.tracker import IncrementalTracker
 from common.deployment import require_production_secret
 from common.env import env_int, env_str
@@ -193,6 +194,7 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         ):
             self._use_pooled_wal_sqlite(engine)
         self._create_sender_index()
+        rasa_speedups.install()  # this store is loaded by every Rasa server we run
 
     def _use_pooled_wal_sqlite(self, old: sa.engine.Engine) -> None:
         """Pooled connections with WAL and ``synchronous=NORMAL`` (file SQLite)."""
