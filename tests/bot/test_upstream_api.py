@@ -40,7 +40,12 @@ def test_sql_tracker_store_internals_used_by_the_redacting_store() -> None:
 
 def test_rest_input_still_reads_the_request_through_the_hooks_we_override() -> None:
     source = inspect.getsource(RestInput.blueprint)
-    for hook in ("_extract_sender", "_extract_message", "_extract_input_channel", "get_metadata"):
+    for hook in (
+        "_extract_sender",
+        "_extract_message",
+        "_extract_input_channel",
+        "get_metadata",
+    ):
         assert f"self.{hook}(" in source, UPGRADE.format(
             version=rasa.__version__, what=f"bot/channels/rest.py ({hook})"
         )
