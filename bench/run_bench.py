@@ -1,14 +1,24 @@
 """Benchmark the assistant against a stock `rasa init` bot, in one run.
 
 Starts our whole stack (model from ``var/models``) and, in a temporary folder,
-a stock ``rasa init`` bot trained there; drives both through the REST channel
-with the same load and prints, for each: single-user p50/p95 turn latency,
-saturated throughput (turns/s with N concurrent users) and peak resident
-memory of the serving processes; then their ratios.
+a stock ``rasa init`` bot trained there, both at once, and drives both through
+the REST channel with the SAME texts (our guidance conversations; the stock
+bot's answers do not matter), interleaved so that the machine's load drifts
+alike for both.  Prints:
+
+(a) single-user p50/p95 turn latency and saturated throughput (turns/s with
+    N concurrent users), each ``--repeat`` times, with the ratios ours/stock;
+(b) growth: one sender, ``--growth-turns`` turns in a row, median per 20-turn
+    block for both bots, ratio of the last block over the first;
+(c) store size: our single-user p50 with an empty tracker store and with
+    ``--store-conversations`` other conversations written straight into it,
+    on SQLite and on PostgreSQL (127.0.0.1:5432, a throwaway database);
+(d) verified inquiry turns (records question, ID number, code, follow-up)
+    against the guidance turns.
 
 Usage: ``python -m bench.run_bench [--users 16] [--seconds 20] [--rounds 20]``
-(``make bench``).  Figures vary with the machine; the README records the ones
-measured on the 2-core development machine.
+(``make bench``).  Every load loop is bounded in count and time; all traffic
+is on loopback.  ``python -m bench.profile_turn`` profiles turns in-process.
 """
 
 from __future__ import annotations
@@ -23,34 +33,26 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import aiohttp
 
 from backend.settings import DEV_ADMIN_TOKEN
+from bench import store_fill
 from bench.conversations import (
     INQUIRY_FOLLOW_UPS,
     INQUIRY_OPENERS,
     SHEBAO_GUIDANCE,
-    STOCK_MOODBOT,
     Conversation,
 )
+from bench.profile_turn import guidance_texts
 from common.identity import make_id_number
 from tools.devstack import Service, Stack, build_stack, free_port
 from tools.settings import StackSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-@dataclass
-class Result:
-    name: str
-    p50_ms: float
-    p95_ms: float
-    turns_per_s: float
-    peak_rss_mb: float
+TIMEOUT = aiohttp.ClientTimeout(total=60)
 
 
 def peak_rss_mb(pids: List[int]) -> float:
@@ -95,7 +97,9 @@ async def timed_turn(
     latencies: List[float],
 ) -> str:
     start = time.perf_counter()
-    async with session.post(url, json={"sender": sender, "message": text}) as response:
+    async with session.post(
+        url, json={"sender": sender, "message": text}, timeout=TIMEOUT
+    ) as response:
         body = await response.text()
         if response.status != 200:
             raise RuntimeError(f"{url} answered {response.status}")
@@ -193,15 +197,17 @@ def percentiles(latencies: List[float]) -> Tuple[float, float]:
     ] * 1000
 
 
-async def single_user(
-    url: str, conversations: List[Conversation], rounds: int
-) -> List[float]:
-    latencies: List[float] = []
+async def single_user_pair(
+    urls: List[str], conversations: List[Conversation], rounds: int
+) -> List[List[float]]:
+    """The same conversations, one user, alternating between the bots."""
+    latencies: List[List[float]] = [[] for _ in urls]
     async with aiohttp.ClientSession() as session:
-        for conversation in conversations[:1]:  # warm-up, not measured
-            await run_conversation(session, url, conversation, [])
+        for url in urls:  # warm-up, not measured
+            await run_conversation(session, url, conversations[0], [])
         for _, conversation in zip(range(rounds), itertools.cycle(conversations)):
-            await run_conversation(session, url, conversation, latencies)
+            for url, measured in zip(urls, latencies, strict=True):
+                await run_conversation(session, url, conversation, measured)
     return latencies
 
 
@@ -214,7 +220,7 @@ async def saturated(
     async def user(offset: int) -> None:
         async with aiohttp.ClientSession() as session:
             for conversation in itertools.islice(
-                itertools.cycle(conversations), offset, None
+                itertools.cycle(conversations), offset, offset + 100_000
             ):
                 if time.monotonic() > deadline:
                     return
@@ -225,19 +231,85 @@ async def saturated(
     return len(turns) / (time.monotonic() - start)
 
 
-def measure(
-    name: str, url: str, conversations: List[Conversation], pids: List[int], args
-) -> Result:
-    latencies = asyncio.run(single_user(url, conversations, args.rounds))
-    throughput = asyncio.run(saturated(url, conversations, args.users, args.seconds))
-    p50, p95 = percentiles(latencies)
-    return Result(
-        name=name,
-        p50_ms=p50,
-        p95_ms=p95,
-        turns_per_s=throughput,
-        peak_rss_mb=peak_rss_mb(pids),
+async def growth_pair(
+    urls: List[str], turns: int, max_seconds: float
+) -> List[List[float]]:
+    """One sender per bot, ``turns`` guidance turns in a row, alternating bots."""
+    latencies: List[List[float]] = [[] for _ in urls]
+    senders = [f"bench-long-{uuid.uuid4().hex[:10]}" for _ in urls]
+    deadline = time.monotonic() + max_seconds
+    async with aiohttp.ClientSession() as session:
+        for text in guidance_texts(turns):
+            if time.monotonic() > deadline:
+                print("!! growth run stopped at its time bound", flush=True)
+                break
+            for url, sender, measured in zip(urls, senders, latencies, strict=True):
+                await timed_turn(session, url, sender, text, measured)
+    return latencies
+
+
+def block_medians(latencies: List[float], block: int = 20) -> List[float]:
+    return [
+        statistics.median(latencies[i : i + block]) * 1000
+        for i in range(0, len(latencies), block)
+        if latencies[i : i + block]
+    ]
+
+
+def start_ours(run_dir: Path, tracker_url: Optional[str] = None) -> Stack:
+    settings = StackSettings(
+        run_dir,
+        "127.0.0.1",
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+        REPO_ROOT / "var" / "models",
     )
+    extra = {
+        # the committed WeChat dev token is refused outside development
+        "SHEBAO_ENV": "development",
+        # Rate limits sized for a load test (defaults: 3 codes per ID per 10 min).
+        "BACKEND_STARTS_PER_ID": "1000",
+        "BACKEND_STARTS_PER_CLIENT": "1000",
+    }
+    if tracker_url:
+        extra["SHEBAO_TRACKER_URL"] = tracker_url
+    return build_stack(
+        settings,
+        extra_env=extra,
+        with_web=False,
+        with_console=False,  # not part of the serving processes measured
+    ).start()
+
+
+def store_size(
+    name: str, run_dir: Path, tracker_url: str, args: argparse.Namespace
+) -> Dict[str, float]:
+    """Our single-user p50 with 0 and with N other conversations in the store."""
+    print(f">> store size on {name} ...", flush=True)
+    stack = start_ours(run_dir, tracker_url)
+    try:
+        url = f"{stack.rasa_url}/webhooks/rest/webhook"
+        rounds = max(4, args.rounds // 2)
+        empty = asyncio.run(single_user_pair([url], SHEBAO_GUIDANCE, rounds))[0]
+        template = store_fill.template_rows(tracker_url)
+        seconds = store_fill.fill_other_conversations(
+            tracker_url, args.store_conversations, template
+        )
+        if not tracker_url.startswith("postgresql"):
+            store_fill.analyze_sqlite(tracker_url)
+        print(
+            f"   wrote {args.store_conversations} conversations "
+            f"({len(template)} rows each) in {seconds:.0f} s",
+            flush=True,
+        )
+        full = asyncio.run(single_user_pair([url], SHEBAO_GUIDANCE, rounds))[0]
+    finally:
+        stack.stop()
+    p50_empty, _ = percentiles(empty)
+    p50_full, _ = percentiles(full)
+    return {"empty": p50_empty, "full": p50_full}
 
 
 def stock_bot(workdir: Path) -> Stack:
@@ -271,18 +343,6 @@ def stock_bot(workdir: Path) -> Stack:
     return Stack(settings, dict(os.environ), [service], workdir / "logs")
 
 
-def print_table(results: List[Result]) -> None:
-    print(
-        "\n%-22s %10s %10s %12s %14s"
-        % ("bot", "p50 ms", "p95 ms", "turns/s", "peak RSS MB")
-    )
-    for r in results:
-        print(
-            "%-22s %10.1f %10.1f %12.1f %14.0f"
-            % (r.name, r.p50_ms, r.p95_ms, r.turns_per_s, r.peak_rss_mb)
-        )
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -294,77 +354,193 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument(
         "--rounds", type=int, default=20, help="single-user conversations measured"
     )
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="repetitions of (a), for the noise"
+    )
+    parser.add_argument(
+        "--growth-turns", type=int, default=160, help="turns of the growth run"
+    )
+    parser.add_argument(
+        "--store-conversations",
+        type=int,
+        default=100_000,
+        help="other conversations in the store for (c); 0 skips (c)",
+    )
     args = parser.parse_args(argv)
+    args.rounds = max(1, min(args.rounds, 1000))
+    args.repeat = max(1, min(args.repeat, 10))
+    args.seconds = max(1.0, min(args.seconds, 600.0))
+    args.users = max(1, min(args.users, 256))
+    args.growth_turns = max(20, min(args.growth_turns, 1000))
 
-    results: List[Result] = []
+    singles: List[List[Tuple[float, float]]] = [[], []]
+    throughput: List[List[float]] = [[], []]
     with tempfile.TemporaryDirectory(prefix="shebao-bench-") as tmp:
-        settings = StackSettings(
-            Path(tmp) / "run",
-            "127.0.0.1",
-            free_port(),
-            free_port(),
-            free_port(),
-            free_port(),
-            REPO_ROOT / "var" / "models",
-        )
-        # Rate limits sized for a load test (defaults: 3 codes per ID per 10 min).
-        ours = build_stack(
-            settings,
-            extra_env={
-                # the committed WeChat dev token is refused outside development
-                "SHEBAO_ENV": "development",
-                "BACKEND_STARTS_PER_ID": "1000",
-                "BACKEND_STARTS_PER_CLIENT": "1000",
-            },
-            with_web=False,
-            with_console=False,  # not part of the serving processes measured
-        ).start()
+        ours = start_ours(Path(tmp) / "run")
+        stock_dir = Path(tmp) / "stock"
+        stock_dir.mkdir()
         try:
-            pids = [
-                s.process.pid
-                for s in ours.services
-                if s.process and s.name != "backend"
+            stock = stock_bot(stock_dir).start()
+        except BaseException:
+            ours.stop()
+            raise
+        try:
+            urls = [
+                f"{ours.rasa_url}/webhooks/rest/webhook",
+                f"{stock.rasa_url}/webhooks/rest/webhook",
             ]
-            url = f"{ours.rasa_url}/webhooks/rest/webhook"
-            results.append(
-                measure("shebao (guidance)", url, SHEBAO_GUIDANCE, pids, args)
-            )
+            pids = [
+                [
+                    s.process.pid
+                    for s in ours.services
+                    if s.process and s.name != "backend"
+                ],
+                [s.process.pid for s in stock.services if s.process],
+            ]
+            for rep in range(args.repeat):
+                print(f">> (a) round {rep + 1}/{args.repeat}", flush=True)
+                pair = asyncio.run(single_user_pair(urls, SHEBAO_GUIDANCE, args.rounds))
+                for index, latencies in enumerate(pair):
+                    singles[index].append(percentiles(latencies))
+                order = [0, 1] if rep % 2 == 0 else [1, 0]
+                for index in order:
+                    throughput[index].append(
+                        asyncio.run(
+                            saturated(
+                                urls[index], SHEBAO_GUIDANCE, args.users, args.seconds
+                            )
+                        )
+                    )
+            print(f">> (b) growth: {args.growth_turns} turns, one sender", flush=True)
+            grown = asyncio.run(growth_pair(urls, args.growth_turns, 900.0))
+            print(">> (d) verified inquiries", flush=True)
             people = create_people(ours.backend_url, 20)
             inquiry = asyncio.run(
                 single_user_inquiries(
-                    url, ours.backend_url, people, max(4, args.rounds // 2)
+                    urls[0], ours.backend_url, people, max(4, args.rounds // 2)
                 )
             )
-        finally:
-            ours.stop()
-
-        stock_dir = Path(tmp) / "stock"
-        stock_dir.mkdir()
-        stock = stock_bot(stock_dir).start()
-        try:
-            pids = [s.process.pid for s in stock.services if s.process]
-            url = f"{stock.rasa_url}/webhooks/rest/webhook"
-            results.append(measure("stock rasa init", url, STOCK_MOODBOT, pids, args))
+            rss = [peak_rss_mb(p) for p in pids]
         finally:
             stock.stop()
+            ours.stop()
 
-    print_table(results)
-    ours_r, stock_r = results[0], results[-1]
-    print(
-        f"\nratio shebao/stock: p50 {ours_r.p50_ms / stock_r.p50_ms:.2f}x, "
-        f"throughput {ours_r.turns_per_s / stock_r.turns_per_s:.2f}x, "
-        f"peak RSS {ours_r.peak_rss_mb / stock_r.peak_rss_mb:.2f}x"
-    )
-    inquiry_p50, inquiry_p95 = percentiles(inquiry)
-    print(
-        f"\nverified inquiry turns (query, ID, code, follow-up; single user): "
-        f"p50 {inquiry_p50:.1f} ms, p95 {inquiry_p95:.1f} ms "
-        f"= {inquiry_p50 / ours_r.p50_ms:.2f}x / {inquiry_p95 / ours_r.p95_ms:.2f}x the guidance turns"
-    )
-    print(
-        "targets: single-user p50 <= 40 ms; throughput >= stock; inquiry <= 2x guidance"
-    )
+        stores: Dict[str, Dict[str, float]] = {}
+        if args.store_conversations > 0:
+            sqlite_dir = Path(tmp) / "store-sqlite"
+            sqlite_dir.mkdir()
+            stores["SQLite"] = store_size(
+                "SQLite",
+                sqlite_dir,
+                f"sqlite:///{sqlite_dir / 'tracker.sqlite3'}",
+                args,
+            )
+            if store_fill.postgres_available():
+                with store_fill.temporary_postgres() as pg_url:
+                    stores["PostgreSQL"] = store_size(
+                        "PostgreSQL", Path(tmp) / "store-pg", pg_url, args
+                    )
+            else:
+                print("!! PostgreSQL at 127.0.0.1:5432 not reachable; skipped")
+
+    report(args, singles, throughput, rss, grown, inquiry, stores)
     return 0
+
+
+def _spread(values: List[float]) -> str:
+    if len(values) < 2:
+        return ""
+    mean = statistics.mean(values)
+    return f" (runs: {', '.join(f'{v:.1f}' for v in values)}; ±{(max(values) - min(values)) / 2 / mean * 100:.0f} %)"
+
+
+def report(
+    args: argparse.Namespace,
+    singles: List[List[Tuple[float, float]]],
+    throughput: List[List[float]],
+    rss: List[float],
+    grown: List[List[float]],
+    inquiry: List[float],
+    stores: Dict[str, Dict[str, float]],
+) -> None:
+    names = ["shebao", "stock rasa init"]
+    print("\n(a) same guidance texts to both bots")
+    print(
+        "%-18s %10s %10s %12s %14s"
+        % ("bot", "p50 ms", "p95 ms", "turns/s", "peak RSS MB")
+    )
+    p50 = [statistics.median(p for p, _ in singles[i]) for i in range(2)]
+    p95 = [statistics.median(q for _, q in singles[i]) for i in range(2)]
+    tps = [statistics.median(throughput[i]) for i in range(2)]
+    for i in range(2):
+        print(
+            "%-18s %10.1f %10.1f %12.1f %14.0f"
+            % (names[i], p50[i], p95[i], tps[i], rss[i])
+        )
+    for i in range(2):
+        print(f"  {names[i]}: p50{_spread([p for p, _ in singles[i]])}")
+        print(f"  {names[i]}: turns/s{_spread(throughput[i])}")
+    p50_ratios = [a[0] / b[0] for a, b in zip(singles[0], singles[1], strict=True)]
+    tps_ratios = [a / b for a, b in zip(throughput[0], throughput[1], strict=True)]
+    p50_ratio = statistics.median(p50_ratios)
+    tps_ratio = statistics.median(tps_ratios)
+    print(
+        f"ratio shebao/stock: single-user p50 {p50_ratio:.2f}x "
+        f"(runs: {', '.join(f'{r:.2f}' for r in p50_ratios)}), "
+        f"throughput ({args.users} users) {tps_ratio:.2f}x "
+        f"(runs: {', '.join(f'{r:.2f}' for r in tps_ratios)})"
+    )
+
+    print(
+        f"\n(b) growth: one sender, {len(grown[0])} turns in a row, median ms per 20 turns"
+    )
+    blocks = [block_medians(g) for g in grown]
+    print("%-10s %10s %10s" % ("turns", names[0], "stock"))
+    for index, (a, b) in enumerate(zip(*blocks, strict=True)):
+        print("%-10s %10.1f %10.1f" % (f"{index * 20 + 1}-{index * 20 + 20}", a, b))
+    growth = [b[-1] / b[0] for b in blocks]
+    print(
+        f"growth (last block / first block): shebao {growth[0]:.2f}x, stock {growth[1]:.2f}x"
+    )
+
+    store_ratios = {}
+    if stores:
+        print(
+            f"\n(c) store size: our single-user p50 with 0 and {args.store_conversations} other conversations"
+        )
+        for name, figures in stores.items():
+            store_ratios[name] = figures["full"] / figures["empty"]
+            print(
+                f"  {name:<10} 0: {figures['empty']:.1f} ms   "
+                f"{args.store_conversations}: {figures['full']:.1f} ms   "
+                f"ratio {store_ratios[name]:.2f}x"
+            )
+
+    inquiry_p50, inquiry_p95 = percentiles(inquiry)
+    inquiry_ratio = inquiry_p50 / p50[0]
+    print(
+        f"\n(d) verified inquiry turns (query, ID, code, follow-up; single user): "
+        f"p50 {inquiry_p50:.1f} ms, p95 {inquiry_p95:.1f} ms "
+        f"= {inquiry_ratio:.2f}x / {inquiry_p95 / p95[0]:.2f}x the guidance turns"
+    )
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    print("\ntargets:")
+    print(f"  throughput >= 1.2x stock: {tps_ratio:.2f}x {verdict(tps_ratio >= 1.2)}")
+    print(
+        f"  single-user p50 <= 1.0x stock: {p50_ratio:.2f}x {verdict(p50_ratio <= 1.0)}"
+    )
+    print(f"  growth <= 1.5: {growth[0]:.2f}x {verdict(growth[0] <= 1.5)}")
+    print(
+        f"  inquiry/guidance p50 <= 2: {inquiry_ratio:.2f}x {verdict(inquiry_ratio <= 2)}"
+    )
+    for name, ratio in store_ratios.items():
+        print(
+            f"  store size {args.store_conversations}/0 ({name}) <= 1.2: "
+            f"{ratio:.2f}x {verdict(ratio <= 1.2)}"
+        )
 
 
 if __name__ == "__main__":

@@ -62,3 +62,30 @@ def test_socketio_input_exposes_the_server_we_harden() -> None:
         version=rasa.__version__, what="bot/channels/socketio.py"
     )
     assert "session_request" in source and "self.user_message_evt" in source
+
+
+def test_remote_action_validation_hook_we_replace() -> None:
+    from bot.rasa_speedups import ORIGINAL_VALIDATE_ACTION_RESULT
+
+    source = inspect.getsource(ORIGINAL_VALIDATE_ACTION_RESULT)
+    assert "validate(result, self.action_response_format_spec())" in source, (
+        UPGRADE.format(version=rasa.__version__, what="bot/rasa_speedups.py")
+    )
+
+
+def test_fast_action_result_validation_behaves_like_rasas() -> None:
+    import jsonschema
+    import pytest
+    from rasa.core.actions.action import RemoteAction
+
+    from bot.rasa_speedups import validate_action_result
+
+    action = RemoteAction("validate_individual_payment_form", None)
+    good = {"events": [{"event": "slot", "name": "x", "value": 1}], "responses": []}
+    assert validate_action_result(action, good) is True
+    bad = {"events": [{"event": 5}], "responses": "no"}
+    with pytest.raises(jsonschema.ValidationError) as ours:
+        validate_action_result(action, bad)
+    with pytest.raises(jsonschema.ValidationError) as theirs:
+        jsonschema.validate(bad, RemoteAction.action_response_format_spec())
+    assert ours.value.message.startswith(theirs.value.message)
