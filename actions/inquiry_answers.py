@@ -82,10 +82,13 @@ def month_list(periods: List[str], language: Optional[str] = "en") -> str:
 
 
 def money(amount: Decimal) -> str:
+    """Amounts with thousands separators and two decimals, the way receipts show
+    them."""
     return f"{amount:,.2f}"
 
 
 def day_text(day: date, language: Optional[str] = "en") -> str:
+    """A date in the user's language, since ISO dates read oddly in a chat."""
     if _lang(language) == "zh":
         return f"{day.year}年{day.month}月{day.day}日"
     return f"{day.day} {MONTHS_EN[day.month - 1]} {day.year}"
@@ -130,6 +133,8 @@ class YearFigures:
 
 
 def year_figures(summary: ContributionSummary) -> YearFigures:
+    """Sort the year's records into paid, pending, refunded and owed, each month
+    once."""
     records = summary.contributions
     pending = tuple(c.period for c in records if c.status == "pending")
     refunded = tuple(c.period for c in records if c.status == "refunded")

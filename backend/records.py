@@ -25,6 +25,8 @@ from common.identity import mask_id_number, mask_phone
 
 @dataclass(frozen=True)
 class NewPerson:
+    """A validated person to insert, kept apart from the ORM row until it is checked."""
+
     id_number: str
     name: str
     residency_type: str
@@ -54,6 +56,9 @@ class NewPerson:
 
 @dataclass(frozen=True)
 class NewContribution:
+    """A validated contribution to insert, kept apart from the ORM row until it is
+    checked."""
+
     period: str
     amount: Decimal
     paid_on: date
@@ -73,10 +78,12 @@ class NewContribution:
 
 
 def money(value: Decimal) -> str:
+    """Money as a two-decimal string: JSON floats would lose cents."""
     return str(Decimal(value).quantize(CENT))
 
 
 def enrollment_json(enrollment: Enrollment) -> Dict[str, Any]:
+    """The API form of an enrolment."""
     return {
         "scheme": enrollment.scheme,
         "status": enrollment.status,
@@ -86,6 +93,7 @@ def enrollment_json(enrollment: Enrollment) -> Dict[str, Any]:
 
 
 def contribution_json(contribution: Contribution) -> Dict[str, Any]:
+    """The API form of one contribution."""
     return {
         "period": contribution.period,
         "amount": money(contribution.amount),
@@ -96,6 +104,7 @@ def contribution_json(contribution: Contribution) -> Dict[str, Any]:
 
 
 def person_json(person: Person) -> Dict[str, Any]:
+    """The API form of a person, with the ID number and phone masked."""
     return {
         "masked_id_number": mask_id_number(person.id_number),
         "name": person.name,
@@ -107,6 +116,7 @@ def person_json(person: Person) -> Dict[str, Any]:
 
 
 def find_person(session: Session, id_number: str) -> Optional[Person]:
+    """The person with this ID number, or ``None``; the single lookup by ID."""
     return session.execute(
         select(Person).where(Person.id_number == id_number)
     ).scalar_one_or_none()
