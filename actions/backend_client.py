@@ -81,12 +81,17 @@ class BackendRequestError(BackendError):
 # ---- results --------------------------------------------------------------------
 @dataclass(frozen=True)
 class VerificationStarted:
+    """What the backend says after sending a code: where it went and for how long it
+    holds."""
+
     masked_phone: str  # "138****1234"
     expires_in: int  # seconds the code is valid
 
 
 @dataclass(frozen=True)
 class Enrollment:
+    """The person's scheme membership, which decides whether months are owed at all."""
+
     scheme: str
     status: str  # active | suspended | terminated
     since: date
@@ -95,6 +100,8 @@ class Enrollment:
 
 @dataclass(frozen=True)
 class Contribution:
+    """One monthly payment record, as the answers quote it back to the user."""
+
     period: str  # "2024-03"
     amount: Decimal
     paid_on: date
@@ -104,16 +111,21 @@ class Contribution:
 
 @dataclass(frozen=True)
 class Arrears:
+    """The unpaid months of the year and their total, as the backend computed them."""
+
     months: Tuple[str, ...]  # owed periods, "YYYY-MM"
     amount: Decimal
 
     @property
     def count(self) -> int:
+        """How many months are owed, for answers that count rather than list them."""
         return len(self.months)
 
 
 @dataclass(frozen=True)
 class ContributionSummary:
+    """Everything one verified inquiry may tell the user, fetched in a single call."""
+
     masked_id_number: str
     name: str
     residency_type: str  # urban | agricultural
@@ -127,6 +139,8 @@ class ContributionSummary:
 
     @property
     def paid_months(self) -> Tuple[str, ...]:
+        """Periods actually paid, so pending and refunded records are not counted as
+        paid."""
         return tuple(c.period for c in self.contributions if c.status == "paid")
 
 
@@ -338,6 +352,7 @@ class BackendClient:
         return body
 
     async def close(self) -> None:
+        """Release the HTTP session; the action server calls this when it shuts down."""
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -24,6 +24,7 @@ class ActionSetLanguage(Action):
     """
 
     def name(self) -> Text:
+        """The action name the domain and rules refer to."""
         return "action_set_language"
 
     async def run(
@@ -31,7 +32,8 @@ class ActionSetLanguage(Action):
         dispatcher: CollectingDispatcher,
         tracker: Tracker,
         domain: DomainDict,
-    ) -> List[Dict[Text, Any]]:
+    ) -> List[EventType]:
+        """Switch the reply language on request, keeping the current one otherwise."""
         text = tracker.latest_message.get("text") or ""
         language = requested_language(text) or tracker.get_slot(LANGUAGE_SLOT)
         if language not in SUPPORTED_LANGUAGES:

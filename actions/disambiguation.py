@@ -14,6 +14,7 @@ import json
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -57,6 +58,7 @@ class ActionDisambiguate(Action):
     """Asks which of two close topics the resident meant."""
 
     def name(self) -> Text:
+        """The action name the domain and rules refer to."""
         return "action_disambiguate"
 
     async def run(
@@ -64,7 +66,8 @@ class ActionDisambiguate(Action):
         dispatcher: CollectingDispatcher,
         tracker: Tracker,
         domain: DomainDict,
-    ) -> List[Dict[Text, Any]]:
+    ) -> List[EventType]:
+        """Offer the close-scoring topics as buttons instead of guessing one of them."""
         message = tracker.latest_message or {}
         topics = ambiguous_topics(message.get("intent_ranking") or [])
         if len(topics) < 2:

@@ -90,6 +90,7 @@ class ValidateContributionInquiryForm(FormValidationAction):
     """
 
     def name(self) -> Text:
+        """The form name this validator is bound to."""
         return "validate_contribution_inquiry_form"
 
     async def required_slots(
@@ -99,6 +100,8 @@ class ValidateContributionInquiryForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> List[Text]:
+        """Skip the ID and code questions when they are already settled in this
+        conversation."""
         # Already verified in this conversation, or the inquiry had to stop:
         # nothing to ask, the form ends and the records (or the reason) follow.
         if SESSIONS.token(
@@ -136,6 +139,7 @@ class ValidateContributionInquiryForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> Dict[Text, Any]:
+        """Accept only a well-formed ID number and start the SMS verification for it."""
         text = str(slot_value or "")
         id_number = find_id_number(text)
         if id_number is None:
@@ -180,6 +184,8 @@ class ValidateContributionInquiryForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> Dict[Text, Any]:
+        """Check the one-time code with the backend; only a confirmed code unlocks
+        the records."""
         sender_id = tracker.sender_id
         match = _CODE.search(str(slot_value or ""))
         if match is None:
@@ -316,6 +322,7 @@ class ActionFetchContributions(Action):
     """
 
     def name(self) -> Text:
+        """The action name the domain and rules refer to."""
         return "action_fetch_contributions"
 
     async def run(
@@ -324,6 +331,8 @@ class ActionFetchContributions(Action):
         tracker: Tracker,
         domain: DomainDict,
     ) -> List[EventType]:
+        """Fetch the verified person's records and answer the question that was
+        asked."""
         sender_id = tracker.sender_id
         reset = _inquiry_reset()
         failure = tracker.get_slot(FAILURE_SLOT)
@@ -377,6 +386,7 @@ class ActionResetInquiry(Action):
     """The resident left the verification form: forget its state and the ID number."""
 
     def name(self) -> Text:
+        """The action name the domain and rules refer to."""
         return "action_reset_inquiry"
 
     async def run(
@@ -385,5 +395,6 @@ class ActionResetInquiry(Action):
         tracker: Tracker,
         domain: DomainDict,
     ) -> List[EventType]:
+        """Drop the inquiry state so a new ID number can be checked from scratch."""
         SESSIONS.forget_pending(tracker.sender_id)
         return _inquiry_reset()

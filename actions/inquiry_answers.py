@@ -88,6 +88,7 @@ def money(amount: Decimal) -> str:
 
 
 def day_text(day: date, language: Optional[str] = "en") -> str:
+    """A date in the user's language, since ISO dates read oddly in a chat."""
     if _lang(language) == "zh":
         return f"{day.year}年{day.month}月{day.day}日"
     return f"{day.day} {MONTHS_EN[day.month - 1]} {day.year}"
@@ -132,6 +133,8 @@ class YearFigures:
 
 
 def year_figures(summary: ContributionSummary) -> YearFigures:
+    """Sort the year's records into paid, pending, refunded and owed, each month
+    once."""
     records = summary.contributions
     pending = tuple(c.period for c in records if c.status == "pending")
     refunded = tuple(c.period for c in records if c.status == "refunded")

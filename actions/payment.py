@@ -26,6 +26,7 @@ class ValidateIndividualPaymentForm(FormValidationAction):
     """
 
     def name(self) -> Text:
+        """The form name this validator is bound to."""
         return "validate_individual_payment_form"
 
     def validate_residency_type(
@@ -35,6 +36,8 @@ class ValidateIndividualPaymentForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> Dict[Text, Any]:
+        """Keep only a residency type the domain knows; clearing it makes the form
+        ask again."""
         if slot_value in canonical_values(RESIDENCY_SLOT):
             return {RESIDENCY_SLOT: slot_value}
         return {RESIDENCY_SLOT: None}

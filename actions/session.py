@@ -46,11 +46,14 @@ class ActionSessionStart(Action):
     """Starts a session keeping only :data:`CARRY_OVER_SLOTS`, with the operator's texts."""
 
     def name(self) -> Text:
+        """Replaces Rasa's default so a new session keeps the language and operator
+        texts."""
         return "action_session_start"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
+        """Start the session with the kept slots and the operator's configured texts."""
         return [
             SessionStarted(),
             *_kept_slots(tracker),
@@ -63,11 +66,13 @@ class ActionEndChat(Action):
     """ "End chat": forget the verification server-side and every slot but the language."""
 
     def name(self) -> Text:
+        """The action name the domain and rules refer to."""
         return "action_end_chat"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
+        """End the chat: forget verification and slots, but keep the user's language."""
         SESSIONS.end(tracker.sender_id)
         language = tracker.get_slot("language")
         return [AllSlotsReset(), SlotSet("language", language), *operator_slots()]

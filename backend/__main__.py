@@ -68,6 +68,7 @@ def _serve(settings: BackendSettings, with_seed: bool) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Command-line entry point (migrate, seed, serve); returns the exit status."""
     parser = argparse.ArgumentParser(
         prog="python -m backend", description=__doc__.split("\n")[0]
     )

@@ -92,12 +92,14 @@ def create_app(settings: BackendSettings, sender: Optional[CodeSender] = None) -
 
 
 async def open_resources(app: Sanic, _loop: Any) -> None:
+    """Open the database and verification service inside the server's event loop."""
     settings: BackendSettings = app.ctx.settings
     app.ctx.db = Database(settings.database_url, threads=settings.db_threads)
     app.ctx.verification = VerificationService(settings, app.ctx.db, app.ctx.sender)
 
 
 async def close_resources(app: Sanic, _loop: Any) -> None:
+    """Let pending code deliveries finish, then close the sender and the database."""
     verification: Optional[VerificationService] = getattr(app.ctx, "verification", None)
     if verification is not None:
         await verification.wait_for_deliveries(timeout=DELIVERY_GRACE_SECONDS)
@@ -133,6 +135,7 @@ async def health(request: Request) -> HTTPResponse:
 
 
 async def start_timer(request: Request) -> None:
+    """Note the start time so the access log and metrics can report latency."""
     request.ctx.started = time.monotonic()
 
 
@@ -146,6 +149,8 @@ def route_label(request: Request) -> str:
 
 
 async def log_access(request: Request, response: BaseHTTPResponse) -> None:
+    """Log and count each request by route pattern, never by raw path (it may hold an
+    ID)."""
     started = getattr(request.ctx, "started", None)
     elapsed = time.monotonic() - started if started else 0.0
     elapsed_ms = elapsed * 1000

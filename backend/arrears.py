@@ -22,21 +22,26 @@ from typing import Iterable, List, Tuple
 
 
 def period_of(year: int, month: int) -> str:
+    """The ``YYYY-MM`` key used for periods everywhere, zero-padded so it sorts."""
     return f"{year:04d}-{month:02d}"
 
 
 def parse_period(period: str) -> Tuple[int, int]:
+    """Split a ``YYYY-MM`` period back into numbers for date arithmetic."""
     year, month = period.split("-")
     return int(year), int(month)
 
 
 @dataclass(frozen=True)
 class Arrears:
+    """The months owed in a year and what they cost, as one value for the API."""
+
     months: Tuple[str, ...]
     amount: Decimal
 
     @property
     def count(self) -> int:
+        """How many months are owed, for answers that count rather than list them."""
         return len(self.months)
 
 
@@ -64,6 +69,7 @@ def compute_arrears(
     today: date,
     paid_periods: Iterable[str],
 ) -> Arrears:
+    """The owed months of ``year`` priced at the enrolment's monthly amount."""
     months = owed_months(since, status, year, today, paid_periods)
     return Arrears(
         tuple(months), (monthly_amount * len(months)).quantize(Decimal("0.01"))

@@ -90,5 +90,6 @@ class Database:
         await self.run(lambda session: session.execute(text("SELECT 1")).scalar_one())
 
     def close(self) -> None:
+        """Wait for queued work, then release the pooled connections."""
         self._executor.shutdown(wait=True)
         self.engine.dispose()

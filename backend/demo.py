@@ -26,6 +26,8 @@ SEEDED_AT = datetime(2024, 1, 1)
 
 @dataclass(frozen=True)
 class DemoPayment:
+    """One seeded payment of the demo dataset."""
+
     period: str
     channel: str
     status: str = "paid"
@@ -33,6 +35,9 @@ class DemoPayment:
 
 @dataclass(frozen=True)
 class DemoPerson:
+    """One seeded person of the demo dataset, with enough variety to exercise every
+    answer."""
+
     id_number: str
     name: str
     residency_type: str

@@ -54,6 +54,8 @@ def error_response(
     headers: Optional[Dict[str, str]] = None,
     **extra: Any,
 ) -> HTTPResponse:
+    """The one JSON error shape every endpoint returns, so clients parse a single
+    format."""
     return json(
         {"error": code, "message": message, **extra}, status=status, headers=headers
     )

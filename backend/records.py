@@ -26,6 +26,8 @@ from common.money import wire_amount
 
 @dataclass(frozen=True)
 class NewPerson:
+    """A validated person to insert, kept apart from the ORM row until it is checked."""
+
     id_number: str
     name: str
     residency_type: str
@@ -55,6 +57,9 @@ class NewPerson:
 
 @dataclass(frozen=True)
 class NewContribution:
+    """A validated contribution to insert, kept apart from the ORM row until it is
+    checked."""
+
     period: str
     amount: Decimal
     paid_on: date
@@ -79,6 +84,7 @@ def money(value: Decimal) -> str:
 
 
 def enrollment_json(enrollment: Enrollment) -> Dict[str, Any]:
+    """The API form of an enrolment."""
     return {
         "scheme": enrollment.scheme,
         "status": enrollment.status,
@@ -88,6 +94,7 @@ def enrollment_json(enrollment: Enrollment) -> Dict[str, Any]:
 
 
 def contribution_json(contribution: Contribution) -> Dict[str, Any]:
+    """The API form of one contribution."""
     return {
         "period": contribution.period,
         "amount": money(contribution.amount),
@@ -98,6 +105,7 @@ def contribution_json(contribution: Contribution) -> Dict[str, Any]:
 
 
 def person_json(person: Person) -> Dict[str, Any]:
+    """The API form of a person, with the ID number and phone masked."""
     return {
         "masked_id_number": mask_id_number(person.id_number),
         "name": person.name,
@@ -109,6 +117,7 @@ def person_json(person: Person) -> Dict[str, Any]:
 
 
 def find_person(session: Session, id_number: str) -> Optional[Person]:
+    """The person with this ID number, or ``None``; the single lookup by ID."""
     return session.execute(
         select(Person).where(Person.id_number == id_number)
     ).scalar_one_or_none()

@@ -81,6 +81,7 @@ def new_code() -> str:
 
 
 def new_token() -> str:
+    """A fresh unguessable bearer token."""
     return secrets.token_urlsafe(32)
 
 
@@ -124,4 +125,5 @@ def require_admin(request: Request, admin_token: str) -> None:
 
 
 def invalid_token(code: str, message: str) -> ApiError:
+    """A 401 with the bearer challenge header, as RFC 6750 expects."""
     return ApiError(401, code, message, headers=_BEARER_CHALLENGE)

@@ -44,13 +44,17 @@ class CodeSender(Protocol):
     the usual answer (so failures leak nothing).
     """
 
-    async def send(self, message: CodeMessage) -> None: ...
+    async def send(self, message: CodeMessage) -> None:
+        """Deliver one code; runs in the background and must never log the code or
+        phone."""
 
 
 class LoggingCodeSender:
     """The production default until a gateway is plugged in: logs the masked phone."""
 
     async def send(self, message: CodeMessage) -> None:
+        """Log that a code went out, with the phone masked, when no gateway is
+        configured."""
         logger.info("one-time code issued for %s", mask_phone(message.phone))
 
 
@@ -64,6 +68,7 @@ class DevOutbox:
         self.delay = delay
 
     async def send(self, message: CodeMessage) -> None:
+        """Keep the code for ``/dev/outbox``, after the simulated delivery delay."""
         if self.delay > 0:
             await asyncio.sleep(self.delay)
         with self._lock:

@@ -148,14 +148,18 @@ class BackendSettings:
 
     @property
     def development(self) -> bool:
+        """Whether dev-only routes and relaxed checks apply."""
         return self.mode == "development"
 
     @property
     def uses_dev_secrets(self) -> bool:
+        """Whether any committed development secret is still in use (refused in
+        production)."""
         return bool({self.admin_token, self.secret, self.client_secret} & DEV_DEFAULTS)
 
     @property
     def sms_configured(self) -> bool:
+        """Whether an SMS gateway URL is set; without one codes are only logged."""
         return bool(self.sms_url)
 
     def sms_problems(self) -> List[str]:

@@ -82,6 +82,7 @@ class HttpSmsSender:
         return self._session
 
     async def close(self) -> None:
+        """Release the HTTP session at shutdown."""
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None

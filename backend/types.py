@@ -24,11 +24,14 @@ class Money(TypeDecorator):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        """SQLite has no exact decimal type: store whole fen there, NUMERIC
+        elsewhere."""
         if dialect.name == "sqlite":
             return dialect.type_descriptor(Integer())
         return dialect.type_descriptor(Numeric(12, 2, asdecimal=True))
 
     def process_bind_param(self, value: Optional[Decimal], dialect: Dialect) -> Any:
+        """Round to the cent before storing; integer fen on SQLite."""
         if value is None:
             return None
         amount = Decimal(value).quantize(CENT)
@@ -37,6 +40,7 @@ class Money(TypeDecorator):
         return amount
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Optional[Decimal]:
+        """Read back as a two-decimal ``Decimal`` whatever the database stored."""
         if value is None:
             return None
         if dialect.name == "sqlite":

@@ -101,9 +101,11 @@ class TurnMetrics(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> GraphComponent:
+        """Nothing to configure or load: the component only counts."""
         return cls()
 
     def process(self, messages: List[Message]) -> List[Message]:
+        """Count the turn, fallback and handoff, leaving the message untouched."""
         for message in messages:
             try:
                 language = _language(message)
@@ -152,10 +154,13 @@ class OpsInput(InputChannel):
 
     @classmethod
     def name(cls) -> Text:
+        """The channel name, giving the ``/webhooks/ops/...`` URLs."""
         return "ops"
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        """Rasa builds channels at startup before any traffic, so logging is set up
+        here."""
         apply_log_format()
         quiet_library_deprecations()
         return cls()
@@ -163,6 +168,7 @@ class OpsInput(InputChannel):
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
+        """The metrics and readiness routes, outside the conversation channels."""
         ops = Blueprint("ops_webhook", __name__)
 
         @ops.get("/metrics")

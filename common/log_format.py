@@ -44,6 +44,7 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per record, personal data masked."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """One JSON line per record, with the message redacted before it is written."""
         try:
             message = redact_text(record.getMessage())
         except Exception:  # noqa: BLE001 - never log what could not be redacted

@@ -59,6 +59,7 @@ class RedactingFilter(logging.Filter):
     """Masks a record that reaches a handler (for handlers configured explicitly)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record in place and always keep it."""
         _redact_record(record)
         return True
 

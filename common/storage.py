@@ -46,11 +46,13 @@ class MemoryStorage:
         self._deadlines: List[Tuple[float, str]] = []
 
     def get(self, key: str) -> Optional[Any]:
+        """The live value for ``key``, or ``None`` once it has expired."""
         self._expire()
         item = self._items.get(key)
         return None if item is None else item[1]
 
     def set(self, key: str, value: Any, ttl: float) -> None:
+        """Store ``value`` for ``ttl`` seconds; a non-positive TTL deletes the key."""
         if ttl <= 0:
             self.delete(key)
             return
@@ -62,6 +64,7 @@ class MemoryStorage:
             self._pop_earliest()
 
     def delete(self, key: str) -> None:
+        """Forget ``key``; a missing key is not an error."""
         self._items.pop(key, None)
 
     def __len__(self) -> int:

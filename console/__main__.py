@@ -133,6 +133,7 @@ def _serve(settings: ConsoleSettings) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Command-line entry point (serve, create-staff, ...); returns the exit status."""
     parser = argparse.ArgumentParser(
         prog="python -m console", description=__doc__.split("\n")[0]
     )

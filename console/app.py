@@ -110,6 +110,7 @@ def create_app(
 
 
 async def open_resources(app: Sanic, _loop: Any) -> None:
+    """Open the database and start the summarizer inside the server's event loop."""
     settings: ConsoleSettings = app.ctx.settings
     app.ctx.db = Database(settings.database_url, threads=settings.db_threads)
     app.ctx.db.create_schema()
@@ -121,6 +122,7 @@ async def open_resources(app: Sanic, _loop: Any) -> None:
 
 
 async def close_resources(app: Sanic, _loop: Any) -> None:
+    """Stop the summarizer, then close the event source and database."""
     task = getattr(app.ctx, "summary_task", None)
     if task is not None:
         task.cancel()
@@ -200,11 +202,13 @@ def _static_file(folder: Path, name: str) -> Path:
 
 
 async def static(request: Request, name: str) -> HTTPResponse:
+    """Serve a console asset from the fixed list of static files."""
     path = _static_file(STATIC, name)
     return await file(str(path), mime_type=STATIC_TYPES[path.suffix])
 
 
 async def static_vendor(request: Request, name: str) -> HTTPResponse:
+    """Serve a vendored library from the fixed list of static files."""
     path = _static_file(STATIC / "vendor", name)
     return await file(str(path), mime_type=STATIC_TYPES[path.suffix])
 
@@ -248,6 +252,7 @@ async def load_session(request: Request) -> Optional[HTTPResponse]:
 
 
 async def finish_response(request: Request, response: BaseHTTPResponse) -> None:
+    """Add the security headers and the pre-login CSRF cookie to every response."""
     for name, value in SECURITY_HEADERS.items():
         if name == "Cache-Control" and request.path.startswith("/static/"):
             continue
@@ -266,6 +271,7 @@ async def finish_response(request: Request, response: BaseHTTPResponse) -> None:
 
 
 async def handle_error(request: Request, exception: Exception) -> HTTPResponse:
+    """Render errors as pages and log server errors, without leaking tracebacks."""
     status = (
         getattr(exception, "status_code", 500)
         if isinstance(exception, SanicException)

@@ -73,18 +73,22 @@ class Database:
         metadata.create_all(self.engine)
 
     async def run(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in one transaction on the worker threads, off the event loop."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._executor, functools.partial(self.run_sync, work)
         )
 
     def run_sync(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in one transaction on this thread (CLI and tests)."""
         with self.engine.begin() as connection:
             return work(connection)
 
     async def ping(self) -> None:
+        """Raise if the database does not answer; used by the health route."""
         await self.run(lambda c: c.execute(text("SELECT 1")).scalar_one())
 
     def close(self) -> None:
+        """Wait for queued work, then release the pooled connections."""
         self._executor.shutdown(wait=True)
         self.engine.dispose()

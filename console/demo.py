@@ -56,6 +56,7 @@ CHANNEL_WEIGHTS = (("rest", 2), ("web", 5), ("wechat", 3))
 
 
 def create_events_table(engine: Engine) -> None:
+    """Create Rasa's ``events`` table, so the demo runs without a tracker store."""
     ddl = EVENTS_DDL.get(engine.dialect.name, EVENTS_DDL["sqlite"])
     with engine.begin() as connection:
         connection.execute(text(ddl))
@@ -73,6 +74,7 @@ def user_event(
     runner_up: Optional[str] = None,
     entities: Optional[List[Dict[str, Any]]] = None,
 ) -> Dict[str, Any]:
+    """A Rasa ``user`` event as the SQL tracker store would store it."""
     ranking = [{"name": intent, "confidence": confidence}]
     if runner_up:
         ranking.append({"name": runner_up, "confidence": round(1 - confidence, 3)})
@@ -91,6 +93,7 @@ def user_event(
 
 
 def action_event(name: str, ts: float) -> Dict[str, Any]:
+    """A Rasa ``action`` event as the SQL tracker store would store it."""
     return {
         "event": "action",
         "timestamp": ts,
@@ -101,6 +104,7 @@ def action_event(name: str, ts: float) -> Dict[str, Any]:
 
 
 def bot_event(text_: str, utter: str, ts: float) -> Dict[str, Any]:
+    """A Rasa ``bot`` event as the SQL tracker store would store it."""
     return {
         "event": "bot",
         "timestamp": ts,
@@ -111,6 +115,7 @@ def bot_event(text_: str, utter: str, ts: float) -> Dict[str, Any]:
 
 
 def slot_event(name: str, value: Any, ts: float) -> Dict[str, Any]:
+    """A Rasa ``slot`` event as the SQL tracker store would store it."""
     return {"event": "slot", "timestamp": ts, "name": name, "value": value}
 
 
@@ -221,6 +226,7 @@ def _row(sender: str, event: Dict[str, Any]) -> Dict[str, Any]:
 def insert_events(
     engine: Engine, sender: str, events: Iterable[Dict[str, Any]]
 ) -> None:
+    """Write a conversation's events in the tracker store's column layout."""
     with engine.begin() as connection:
         for event in events:
             connection.execute(

@@ -34,6 +34,8 @@ class StoredEvent:
 
 
 class EventSource(Protocol):
+    """Where tracker events come from, so the console works from SQL or memory."""
+
     def read_after(self, after_id: int, limit: int) -> List[StoredEvent]:
         """Events with ``id > after_id`` in id order, at most ``limit``."""
 
@@ -76,6 +78,7 @@ class SQLTrackerEventSource:
         return self._ready
 
     def read_after(self, after_id: int, limit: int) -> List[StoredEvent]:
+        """Next batch for the summarizer; empty until Rasa has created its table."""
         if not self._has_table():
             return []
         query = text(
@@ -87,6 +90,8 @@ class SQLTrackerEventSource:
             return [_event(row) for row in rows]
 
     def events_for(self, sender_id: str) -> List[StoredEvent]:
+        """One conversation for the transcript page; empty until Rasa has created its
+        table."""
         if not self._has_table():
             return []
         query = text(
@@ -97,6 +102,7 @@ class SQLTrackerEventSource:
             return [_event(r) for r in connection.execute(query, {"sender": sender_id})]
 
     def delete_senders(self, sender_ids: Sequence[str]) -> int:
+        """Delete conversations past retention; returns the number of events removed."""
         if not sender_ids or not self._has_table():
             return 0
         query = text("DELETE FROM events WHERE sender_id IN :senders").bindparams(
@@ -110,6 +116,7 @@ class SQLTrackerEventSource:
         return deleted
 
     def max_id(self) -> int:
+        """The newest event id, so the summarizer can tell how far behind it is."""
         if not self._has_table():
             return 0
         with self.engine.connect() as connection:
@@ -118,6 +125,7 @@ class SQLTrackerEventSource:
             )
 
     def close(self) -> None:
+        """Release the pooled connections."""
         self.engine.dispose()
 
 
@@ -133,6 +141,7 @@ class MemoryEventSource:
             self.add(item["sender_id"], item)
 
     def add(self, sender_id: str, data: Dict[str, Any]) -> StoredEvent:
+        """Append an event as the tracker store would, assigning the next id."""
         with self._lock:
             stored = StoredEvent(
                 id=(self._events[-1].id if self._events else self._next - 1) + 1,
@@ -145,12 +154,15 @@ class MemoryEventSource:
             return stored
 
     def read_after(self, after_id: int, limit: int) -> List[StoredEvent]:
+        """Next batch for the summarizer."""
         return [e for e in self._events if e.id > after_id][:limit]
 
     def events_for(self, sender_id: str) -> List[StoredEvent]:
+        """One conversation's events."""
         return [e for e in self._events if e.sender_id == sender_id]
 
     def delete_senders(self, sender_ids: Sequence[str]) -> int:
+        """Delete conversations; returns the number of events removed."""
         wanted = set(sender_ids)
         with self._lock:
             before = len(self._events)
@@ -158,7 +170,9 @@ class MemoryEventSource:
             return before - len(self._events)
 
     def max_id(self) -> int:
+        """The newest event id."""
         return self._events[-1].id if self._events else 0
 
     def close(self) -> None:
+        """Nothing to release; present to satisfy :class:`EventSource`."""
         return None

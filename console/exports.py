@@ -26,6 +26,8 @@ def _single_line(text: str) -> str:
 
 
 def story_steps(events: Sequence[StoredEvent]) -> List[Dict[str, Any]]:
+    """One conversation as Rasa story steps, so reviewed chats can become training
+    data."""
     steps: List[Dict[str, Any]] = []
     started = False
     for event in events:
@@ -60,6 +62,7 @@ def story_steps(events: Sequence[StoredEvent]) -> List[Dict[str, Any]]:
 
 
 def stories_yaml(conversations: Iterable[Tuple[str, Sequence[StoredEvent]]]) -> str:
+    """Conversations as a Rasa stories file ready to add to ``data/``."""
     stories = []
     for sender_id, events in conversations:
         steps = story_steps(events)
@@ -72,6 +75,7 @@ def stories_yaml(conversations: Iterable[Tuple[str, Sequence[StoredEvent]]]) -> 
 
 
 def nlu_yaml(corrections: Iterable[Tuple[str, str]]) -> str:
+    """Relabelled user texts as a Rasa NLU file, deduplicated per intent."""
     by_intent: Dict[str, List[str]] = {}
     for text, intent in corrections:
         line = _single_line(text)

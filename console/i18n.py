@@ -143,6 +143,7 @@ MESSAGES: Dict[str, Dict[str, str]] = {
 
 
 def translator(language: str) -> Callable[[str], str]:
+    """A lookup for one UI language; unknown keys show as themselves, never fail."""
     language = language if language in LANGUAGES else DEFAULT_LANGUAGE
 
     def t(key: str) -> str:

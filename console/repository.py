@@ -69,6 +69,9 @@ class ListFilters:
 
     @classmethod
     def from_query(cls, args: Mapping[str, str]) -> "ListFilters":
+        """Filters from the query string, dropping any value outside the allowed
+        sets."""
+
         def pick(name: str, allowed: Sequence[str]) -> str:
             value = (args.get(name) or "").strip()
             return value if value in allowed else ""
@@ -203,6 +206,7 @@ def _parse_cursor(cursor: str, sort: str) -> Optional[Tuple[float, int]]:
 
 
 def get_conversation(connection: Connection, sender_id: str) -> Optional[Row]:
+    """The summary row of one conversation, or ``None``."""
     return connection.execute(
         select(conversations).where(conversations.c.sender_id == sender_id)
     ).first()
@@ -211,6 +215,7 @@ def get_conversation(connection: Connection, sender_id: str) -> Optional[Row]:
 def conversation_annotations(
     connection: Connection, conversation_id: int
 ) -> Dict[str, Any]:
+    """Tags, notes and flags of one conversation, for the transcript page."""
     tags = [
         row.tag
         for row in connection.execute(
@@ -257,12 +262,14 @@ def add_audit(
 
 
 def clean_tag(tag: str) -> str:
+    """Collapse whitespace and cap the length, so tags stay comparable."""
     return " ".join(tag.split())[:MAX_TAG]
 
 
 def set_tags(
     connection: Connection, conversation_id: int, tags: Sequence[str]
 ) -> List[str]:
+    """Replace the conversation's tags; returns the cleaned set kept."""
     wanted = sorted({clean_tag(t) for t in tags if clean_tag(t)})[:20]
     connection.execute(
         delete(conversation_tags).where(
@@ -284,6 +291,7 @@ def set_tags(
 def add_note(
     connection: Connection, conversation_id: int, staff: str, body: str
 ) -> None:
+    """Attach a staff note, capped in length."""
     connection.execute(
         insert(notes).values(
             conversation_id=conversation_id,
@@ -331,6 +339,7 @@ def flag_turn(
 def set_review_status(
     connection: Connection, conversation_id: int, status: str
 ) -> None:
+    """Mark a conversation new or reviewed for the review queue."""
     connection.execute(
         update(conversations)
         .where(conversations.c.id == conversation_id)
@@ -349,6 +358,7 @@ def audit_entries(
     before_id: Optional[int] = None,
     limit: int = 100,
 ) -> List[Row]:
+    """Audit log page, newest first, filtered and paged by id."""
     conditions = []
     if staff:
         conditions.append(audit_log.c.staff == staff)
@@ -394,6 +404,7 @@ def inbox(connection: Connection, limit: int = 100) -> List[Row]:
 
 
 def inbox_item(connection: Connection, item_id: int) -> Optional[Row]:
+    """One inbox item with its conversation's sender id, or ``None``."""
     return connection.execute(
         select(inbox_turns, conversations.c.sender_id)
         .join(conversations, conversations.c.id == inbox_turns.c.conversation_id)
@@ -402,6 +413,7 @@ def inbox_item(connection: Connection, item_id: int) -> Optional[Row]:
 
 
 def dismiss_inbox_item(connection: Connection, item_id: int) -> None:
+    """Take an item off the inbox without relabelling it."""
     connection.execute(
         update(inbox_turns)
         .where(inbox_turns.c.id == item_id)
@@ -421,6 +433,7 @@ def corrected_turns(connection: Connection) -> List[Row]:
 
 
 def recent_flags(connection: Connection, limit: int = 50) -> List[Row]:
+    """The latest flagged turns, shown beside the inbox."""
     return list(
         connection.execute(
             select(turn_flags, conversations.c.sender_id)
@@ -435,6 +448,7 @@ def recent_flags(connection: Connection, limit: int = 50) -> List[Row]:
 
 
 def followup_queue(connection: Connection, include_closed: bool = False) -> List[Row]:
+    """Handoffs waiting for a person, oldest first."""
     statuses = ["open", "claimed"] + (["closed"] if include_closed else [])
     return list(
         connection.execute(
@@ -447,6 +461,7 @@ def followup_queue(connection: Connection, include_closed: bool = False) -> List
 
 
 def claim_followup(connection: Connection, conversation_id: int, staff: str) -> bool:
+    """Claim an open follow-up; ``False`` when someone else got there first."""
     result = connection.execute(
         update(conversations)
         .where(
@@ -459,6 +474,7 @@ def claim_followup(connection: Connection, conversation_id: int, staff: str) -> 
 
 
 def close_followup(connection: Connection, conversation_id: int, outcome: str) -> bool:
+    """Close a follow-up with its outcome; ``False`` if it was already closed."""
     result = connection.execute(
         update(conversations)
         .where(
@@ -479,6 +495,8 @@ def close_followup(connection: Connection, conversation_id: int, outcome: str) -
 
 @dataclass
 class Dashboard:
+    """The dashboard's figures for a period of days."""
+
     day_from: str
     day_to: str
     days: List[str]
@@ -492,18 +510,22 @@ class Dashboard:
 
     @property
     def containment_rate(self) -> Optional[float]:
+        """Share of conversations the bot finished without a handoff."""
         return (self.total - self.with_handoff) / self.total if self.total else None
 
     @property
     def fallback_rate(self) -> Optional[float]:
+        """Share of conversations in which the bot fell back at least once."""
         return self.with_fallback / self.total if self.total else None
 
 
 def today_local() -> date:
+    """Today in the service's time zone, which is what the dashboard's days mean."""
     return datetime.now(LOCAL_TZ).date()
 
 
 def day_range(day_from: str, day_to: str) -> List[str]:
+    """Every day from ``day_from`` to ``day_to`` inclusive, capped at a year."""
     start, end = date.fromisoformat(day_from), date.fromisoformat(day_to)
     if end < start:
         start, end = end, start
@@ -512,6 +534,7 @@ def day_range(day_from: str, day_to: str) -> List[str]:
 
 
 def dashboard(connection: Connection, day_from: str, day_to: str) -> Dashboard:
+    """Aggregate the summaries of the period into the dashboard's figures."""
     days = day_range(day_from, day_to)
     board = Dashboard(days[0], days[-1], days)
     c = conversations.c
@@ -563,6 +586,7 @@ def dashboard(connection: Connection, day_from: str, day_to: str) -> Dashboard:
 
 
 def retention_days(connection: Connection) -> Optional[int]:
+    """The configured retention in days, or ``None`` when data is kept indefinitely."""
     value = connection.execute(
         select(console_state.c.value).where(console_state.c.key == RETENTION_KEY)
     ).scalar()
@@ -570,6 +594,7 @@ def retention_days(connection: Connection) -> Optional[int]:
 
 
 def set_retention_days(connection: Connection, days: int) -> None:
+    """Store the retention period an admin chose."""
     found = connection.execute(
         select(console_state.c.key).where(console_state.c.key == RETENTION_KEY)
     ).first()
@@ -588,6 +613,7 @@ def set_retention_days(connection: Connection, days: int) -> None:
 def expired_conversations(
     connection: Connection, cutoff: float
 ) -> List[Tuple[int, str]]:
+    """Conversations last active before ``cutoff``, for retention."""
     return [
         (row.id, row.sender_id)
         for row in connection.execute(
@@ -616,6 +642,7 @@ def delete_conversations(connection: Connection, ids: Sequence[int]) -> Dict[str
 
 
 def delete_daily_before(connection: Connection, day: str) -> int:
+    """Drop daily intent counts older than ``day``, for retention."""
     return int(
         connection.execute(
             delete(intent_daily).where(intent_daily.c.day < day)
@@ -627,6 +654,7 @@ def delete_daily_before(connection: Connection, day: str) -> int:
 def conversation_ids(
     connection: Connection, sender_ids: Sequence[str]
 ) -> Dict[str, int]:
+    """Map the known sender ids to conversation ids, ignoring unknown ones."""
     return {
         row.sender_id: row.id
         for row in connection.execute(

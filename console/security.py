@@ -42,31 +42,39 @@ class StaffError(ValueError):
 
 @dataclass(frozen=True)
 class StaffMember:
+    """The signed-in staff member, as the routes see them."""
+
     id: int
     username: str
     role: str
 
     @property
     def is_admin(self) -> bool:
+        """Whether the admin routes are open to this member."""
         return self.role == "admin"
 
 
 @dataclass(frozen=True)
 class SessionInfo:
+    """A live session: who it is and the CSRF token forms must echo."""
+
     staff: StaffMember
     csrf_token: str
     token_hash: str
 
 
 def hash_password(password: str) -> str:
+    """Argon2 hash of a password, the only form that is stored."""
     return _hasher.hash(password)
 
 
 def token_hash(token: str) -> str:
+    """Session tokens are stored hashed, so a database leak yields no live sessions."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def normalize_username(username: str) -> str:
+    """Usernames compare case-insensitively and without stray spaces."""
     return username.strip().lower()[:MAX_USERNAME]
 
 
@@ -118,6 +126,9 @@ def create_staff(
 
 @dataclass(frozen=True)
 class LoginResult:
+    """The outcome of a login: the member, or why not (``locked`` after repeated
+    failures)."""
+
     staff: Optional[StaffMember]
     locked: bool = False
 
@@ -227,12 +238,14 @@ def load_session(
 
 
 def close_session(connection: Connection, hashed: str) -> None:
+    """Delete the session server-side, so its cookie is useless afterwards."""
     connection.execute(
         delete(staff_sessions).where(staff_sessions.c.token_hash == hashed)
     )
 
 
 def purge_sessions(connection: Connection, idle_seconds: int, now: float) -> int:
+    """Delete sessions idle longer than ``idle_seconds``; returns how many."""
     result = connection.execute(
         delete(staff_sessions).where(staff_sessions.c.last_seen < now - idle_seconds)
     )
@@ -245,4 +258,5 @@ def pre_login_csrf(secret: str, nonce: str) -> str:
 
 
 def tokens_match(expected: str, given: Optional[str]) -> bool:
+    """Constant-time comparison, so the token cannot be guessed by timing."""
     return bool(given) and hmac.compare_digest(expected.encode(), str(given).encode())

@@ -71,6 +71,8 @@ class ConsoleSettings:
 
     @property
     def development(self) -> bool:
+        """Whether the development secret and demo account are allowed (loopback
+        only)."""
         return self.environment == "development"
 
     def require_servable(self) -> None:
@@ -90,6 +92,8 @@ class ConsoleSettings:
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "ConsoleSettings":
+        """Settings from ``CONSOLE_*``/``SHEBAO_*`` variables, with development
+        defaults."""
         env = environ
         var_dir = Path(env_str("SHEBAO_VAR_DIR", "var", env)).resolve()
         return cls(

@@ -48,6 +48,7 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def local_day(timestamp: float) -> str:
+    """The calendar day in the service's time zone, the unit of the dashboard."""
     return datetime.fromtimestamp(timestamp, LOCAL_TZ).date().isoformat()
 
 
@@ -58,6 +59,7 @@ def channel_of(sender_id: str) -> str:
 
 
 def user_intent(data: Dict[str, Any]) -> Tuple[Optional[str], Optional[float]]:
+    """The predicted intent and its confidence of a ``user`` event, if any."""
     intent = (data.get("parse_data") or {}).get("intent") or {}
     name = intent.get("name")
     confidence = intent.get("confidence")
@@ -68,6 +70,7 @@ def user_intent(data: Dict[str, Any]) -> Tuple[Optional[str], Optional[float]]:
 
 
 def is_fallback_event(event: StoredEvent) -> bool:
+    """Whether the event shows the bot falling back (intent, action or utterance)."""
     data = event.data
     if event.type_name == "user":
         return user_intent(data)[0] in FALLBACK_INTENTS
@@ -121,6 +124,7 @@ class Summarizer:
         self.batch_size = batch_size
 
     def high_water_mark(self, connection: Connection) -> int:
+        """The id of the last event folded in, so a restart resumes where it stopped."""
         value = connection.execute(
             select(console_state.c.value).where(console_state.c.key == HWM_KEY)
         ).scalar()
@@ -142,6 +146,7 @@ class Summarizer:
         return len(events)
 
     def run_until_drained(self) -> int:
+        """Process batches until caught up; returns the number of events consumed."""
         total = 0
         while True:
             consumed = self.run_once()

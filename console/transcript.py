@@ -20,6 +20,8 @@ HANDOFF_INTENTS = frozenset({"request_human"})
 
 @dataclass
 class Step:
+    """One thing the bot did in a turn, as the transcript shows it."""
+
     kind: str  # action | bot | slot | loop
     text: str
     detail: str = ""
@@ -29,6 +31,8 @@ class Step:
 
 @dataclass
 class UserTurn:
+    """What the user said, with the NLU prediction a reviewer needs to judge it."""
+
     event_id: int
     text: str
     time: str
@@ -44,23 +48,29 @@ class UserTurn:
 
 @dataclass
 class Turn:
+    """A user message and the bot steps that followed it."""
+
     user: Optional[UserTurn]
     steps: List[Step] = field(default_factory=list)
 
     @property
     def fallback(self) -> bool:
+        """Whether the turn fell back, so the transcript can highlight it."""
         return bool(self.user and self.user.fallback) or any(
             s.fallback for s in self.steps
         )
 
     @property
     def handoff(self) -> bool:
+        """Whether the turn handed off to a person, so the transcript can highlight
+        it."""
         return bool(self.user and self.user.handoff) or any(
             s.handoff for s in self.steps
         )
 
 
 def format_time(timestamp: float) -> str:
+    """A timestamp in the service's time zone, as staff read it."""
     return datetime.fromtimestamp(timestamp, LOCAL_TZ).strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -94,6 +104,7 @@ def _user_turn(event: StoredEvent) -> UserTurn:
 
 
 def build_turns(events: List[StoredEvent]) -> List[Turn]:
+    """Group the events into turns; steps before the first user message go first."""
     turns: List[Turn] = [Turn(user=None)]
     for event in events:
         data = event.data

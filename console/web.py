@@ -25,10 +25,13 @@ Handler = Callable[..., Coroutine[Any, Any, HTTPResponse]]
 
 
 class Forbidden(SanicException):
+    """A 403 rendered as the console's error page."""
+
     status_code = 403
 
 
 def make_environment() -> Environment:
+    """The template environment, autoescaping HTML, with the console's filters."""
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
         autoescape=select_autoescape(["html"], default=True),
@@ -43,6 +46,7 @@ def make_environment() -> Environment:
 
 
 def format_duration(seconds: Optional[float]) -> str:
+    """A short human duration (``3m05s``, ``1h02m``), ``—`` when unknown."""
     if seconds is None:
         return "—"
     seconds = max(0, int(seconds))
@@ -52,11 +56,13 @@ def format_duration(seconds: Optional[float]) -> str:
 
 
 def language_of(request: Request) -> str:
+    """The UI language from its cookie, or the default."""
     value = request.cookies.get(LANG_COOKIE, "")
     return value if value in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def is_https(request: Request) -> bool:
+    """Whether cookies can be marked ``Secure``."""
     return request.scheme in ("https", "wss")
 
 
@@ -68,6 +74,8 @@ def set_cookie(
     max_age: Optional[int] = None,
     http_only: bool = True,
 ) -> None:
+    """Set a cookie with the console's safe defaults (SameSite, HttpOnly, Secure on
+    HTTPS)."""
     response.cookies[name] = value
     cookie = response.cookies[name]
     cookie["path"] = "/"
@@ -80,14 +88,17 @@ def set_cookie(
 
 
 def delete_cookie(request: Request, response: HTTPResponse, name: str) -> None:
+    """Expire a cookie with the same attributes it was set with."""
     set_cookie(request, response, name, "", max_age=0)
 
 
 def session_of(request: Request) -> Optional[SessionInfo]:
+    """The session the middleware attached, or ``None`` when signed out."""
     return getattr(request.ctx, "session", None)
 
 
 def current_staff(request: Request) -> StaffMember:
+    """The signed-in member, for routes behind ``staff_required``."""
     session = session_of(request)
     assert session is not None
     return session.staff
@@ -96,6 +107,7 @@ def current_staff(request: Request) -> StaffMember:
 def render(
     request: Request, template: str, status: int = 200, **context: Any
 ) -> HTTPResponse:
+    """Render a template with the language, session and CSRF token every page needs."""
     env: Environment = request.app.ctx.templates
     language = language_of(request)
     session = session_of(request)

@@ -67,6 +67,7 @@ def database_urls(environ: Optional[Mapping[str, str]] = None) -> Dict[str, str]
 
 
 def choose_method(url: str, requested: str = "auto") -> str:
+    """Pick the dump method for the URL, refusing one that cannot read it."""
     backend_name = make_url(url).get_backend_name()
     if requested != "auto":
         if requested == "sqlite" and backend_name != "sqlite":
@@ -285,6 +286,7 @@ def restore(url: str, in_dir: Path, entry: Mapping[str, Any]) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Command-line entry point (dump, restore); returns the exit status."""
     parser = argparse.ArgumentParser(
         prog="python -m tools.backup", description=__doc__.split("\n")[0]
     )

@@ -66,31 +66,38 @@ class Stack:
 
     @property
     def rasa_url(self) -> str:
+        """Where the Rasa server listens."""
         return f"http://{self.settings.host}:{self.settings.rasa_port}"
 
     @property
     def actions_url(self) -> str:
+        """Where the action server listens."""
         return f"http://{self.settings.host}:{self.settings.actions_port}"
 
     @property
     def backend_url(self) -> str:
+        """Where the backend listens."""
         return f"http://{self.settings.host}:{self.settings.backend_port}"
 
     @property
     def web_url(self) -> str:
+        """Where the web widget is served."""
         return f"http://{self.settings.host}:{self.settings.web_port}"
 
     @property
     def console_url(self) -> str:
+        """Where the console listens (it may be bound to another interface)."""
         console = next((s for s in self.services if s.name == "console"), None)
         host = console.env["CONSOLE_HOST"] if console else self.settings.host
         return f"http://{host}:{self.settings.console_port}"
 
     @property
     def rasa_token(self) -> str:
+        """The token the Rasa HTTP API was started with."""
         return self.env["RASA_AUTH_TOKEN"]
 
     def service(self, name: str) -> Service:
+        """The running service with this name."""
         return next(s for s in self.services if s.name == name)
 
     def start(self, timeout: float = 240.0) -> "Stack":
@@ -311,12 +318,14 @@ def console_service(
 
 
 def console_login(stack: Stack) -> str:
+    """How to sign in to the console, printed with the URLs."""
     if stack.env.get("SHEBAO_ENV") != "development":
         return "  (create an account: python -m console create-staff NAME --role admin)"
     return f"  (development login: {DEMO_CONSOLE_USER} / {DEMO_CONSOLE_PASSWORD})"
 
 
 def main() -> int:
+    """Start the whole stack, print where everything is, and stop it on Ctrl+C."""
     from backend.demo import DEMO_ID_NUMBER
 
     stack = build_stack()

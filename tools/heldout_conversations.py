@@ -92,6 +92,7 @@ class TurnResult:
 
     @property
     def passed(self) -> bool:
+        """Whether the verdict counts as a pass."""
         return self.verdict in PASSING
 
 
@@ -106,6 +107,7 @@ class ConversationResult:
 
     @property
     def passed(self) -> bool:
+        """A conversation passes only if every turn does."""
         return all(turn.passed for turn in self.turns)
 
 

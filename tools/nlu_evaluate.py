@@ -38,6 +38,7 @@ def leaked_examples(heldout: List[Example], training: List[Example]) -> List[str
 
 
 def load_examples(path: Path) -> List[Example]:
+    """The (text, intent) pairs of an NLU data file."""
     from rasa.shared.nlu.training_data.loading import load_data
 
     data = load_data(str(path))
@@ -45,6 +46,7 @@ def load_examples(path: Path) -> List[Example]:
 
 
 async def predict(model: Path, texts: List[str]) -> List[str]:
+    """The intent the trained model predicts for each text, in order."""
     import logging
 
     from rasa.core.agent import load_agent
@@ -90,6 +92,7 @@ def report_by_language(
 
 
 def main(argv: List[str]) -> int:
+    """Command-line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=Path("var/models"))
     parser.add_argument("--data", type=Path, default=Path("tests/nlu_heldout.yml"))

@@ -27,6 +27,7 @@ class StackSettings:
 
     @classmethod
     def from_env(cls) -> "StackSettings":
+        """Ports and paths from the environment, with the local defaults."""
         var_dir = Path(env_str("SHEBAO_VAR_DIR", "var"))
         return cls(
             var_dir=var_dir,

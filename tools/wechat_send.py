@@ -36,6 +36,7 @@ ACCOUNT = "gh_shebao_local"
 
 
 def default_url() -> str:
+    """The local WeChat webhook, or the one ``SHEBAO_RASA_URL`` points at."""
     base = os.environ.get("SHEBAO_RASA_URL") or "http://127.0.0.1:5005"
     return base.rstrip("/") + "/webhooks/wechat/webhook"
 
@@ -108,6 +109,7 @@ def reply_text(body: str, crypto: Optional[WeChatCrypto]) -> str:
 def send(
     url: str, params: Dict[str, str], body: bytes, timeout: float = 10.0
 ) -> Tuple[int, str]:
+    """POST a body to the webhook; returns the status and the reply text."""
     request = urllib.request.Request(
         f"{url}?{urllib.parse.urlencode(params)}",
         data=body,
@@ -122,6 +124,7 @@ def send(
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Command-line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "text", nargs="?", help="the message text (omit with --subscribe)"

@@ -17,6 +17,7 @@ from web.settings import WebSettings  # noqa: E402
 
 
 def main() -> None:
+    """Serve the widget and demo pages with the settings from the environment."""
     settings = WebSettings.from_env()
     app = create_app(settings)
     apply_log_format()  # after Sanic set up its loggers

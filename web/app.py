@@ -126,6 +126,7 @@ class Asset:
 
     @property
     def etag(self) -> str:
+        """The versioned name is a content hash, so it doubles as a strong ETag."""
         return '"' + self.versioned + '"'
 
 
@@ -188,6 +189,7 @@ class AssetCache:
         return tuple(stamp)
 
     def get(self, filename: str) -> Optional[Asset]:
+        """The asset for ``filename``, rebuilt first if a source changed."""
         stamp = self._sources_stamp()
         if stamp != self._stamp:
             self._assets = build_assets(self.web_dir)

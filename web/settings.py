@@ -37,6 +37,7 @@ class WebSettings:
 
     @classmethod
     def from_env(cls) -> "WebSettings":
+        """Settings from ``WEB_*``/``SHEBAO_*`` variables, with local defaults."""
         return cls(
             host=env_str("WEB_HOST", "127.0.0.1"),
             port=env_int("WEB_PORT", 8080),

@@ -10,6 +10,7 @@ from common.identity import mask_phone
 
 
 def dev_blueprint() -> Blueprint:
+    """Development-only routes; the app registers them only in development mode."""
     bp = Blueprint("dev")
 
     @bp.get("/dev/outbox")

@@ -9,6 +9,8 @@ from backend.openapi import build_openapi
 
 
 def docs_blueprint() -> Blueprint:
+    """Serves the OpenAPI description, so clients can read the contract from the
+    service."""
     bp = Blueprint("docs")
 
     @bp.get("/openapi.json")

@@ -16,6 +16,8 @@ from backend.settings import LOCAL_TZ
 
 
 def me_blueprint() -> Blueprint:
+    """Routes for the verified person, authorised by the bearer token from
+    verification."""
     bp = Blueprint("me")
 
     @bp.get("/me/contributions")

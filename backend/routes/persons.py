@@ -13,6 +13,7 @@ from backend.verification import utc_naive
 
 
 def persons_blueprint() -> Blueprint:
+    """Admin routes for loading person records; they need the admin token."""
     bp = Blueprint("persons")
 
     @bp.post("/persons")

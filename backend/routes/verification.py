@@ -56,6 +56,7 @@ def client_identity(request: Request, client_secret: str) -> str:
 
 
 def verification_blueprint() -> Blueprint:
+    """The SMS code flow that turns an ID number into a short-lived bearer token."""
     bp = Blueprint("verification")
 
     @bp.post("/verification/start")

@@ -87,11 +87,14 @@ class RestInput(RasaRestInput):
 
     @classmethod
     def name(cls) -> Text:
+        """Keeps Rasa's ``rest`` name, so the webhook URL stays
+        ``/webhooks/rest/webhook``."""
         return "rest"
 
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[None]]
     ) -> Blueprint:
+        """Rasa's REST routes behind an API-key check and input validation."""
         blueprint = super().blueprint(on_new_message)
         expected = self.settings.rest_api_key
 
@@ -124,6 +127,7 @@ class RestInput(RasaRestInput):
         return self.name()
 
     def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
+        """Only validated metadata plus a keyed client fingerprint, never the raw IP."""
         return channel_metadata(
             validated_body(request).get("metadata"),
             client=client_fingerprint(

@@ -103,6 +103,8 @@ class SocketIOInput(RasaSocketIOInput):
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
+        """Rasa's Socket.IO routes with the handshake Origin checked against the
+        allow-list."""
         blueprint = super().blueprint(on_new_message)
         sio = self.sio
         assert sio is not None  # set by super().blueprint()

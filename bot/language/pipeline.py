@@ -136,6 +136,7 @@ def ensure_pipeline(target: Path) -> bool:
 
 
 def main(argv: List[str]) -> int:
+    """Build the spaCy pipeline if missing or stale (``make`` calls this)."""
     target = Path(argv[1] if len(argv) > 1 else "var/spacy/zh_shebao")
     built = ensure_pipeline(target)
     print(f"spaCy pipeline {'built' if built else 'up to date'}: {target}")

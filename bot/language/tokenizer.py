@@ -51,6 +51,8 @@ class DomainJiebaTokenizer(ChineseTokenizer):
 
 @registry.tokenizers(TOKENIZER_NAME)
 def create_domain_tokenizer() -> Callable[[Language], DomainJiebaTokenizer]:
+    """Registered with spaCy so the pipeline config can name the domain tokenizer."""
+
     def make(nlp: Language) -> DomainJiebaTokenizer:
         return DomainJiebaTokenizer(nlp.vocab)
 

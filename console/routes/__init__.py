@@ -8,6 +8,7 @@ from sanic import Blueprint
 
 
 def blueprints() -> List[Blueprint]:
+    """Every route group, imported late so each module stays importable alone."""
     from console.routes import admin, auth, conversations, dashboard, followups, inbox
 
     return [

@@ -18,6 +18,7 @@ from console.web import admin_required, current_staff, render
 
 
 def build() -> Blueprint:
+    """Admin-only routes: audit log, staff accounts and retention."""
     bp = Blueprint("admin", url_prefix="/admin")
     bp.add_route(audit, "/audit", methods=["GET"])
     bp.add_route(staff_page, "/staff", methods=["GET"])
@@ -30,6 +31,7 @@ def build() -> Blueprint:
 
 @admin_required
 async def audit(request: Request) -> HTTPResponse:
+    """The audit log, filtered by staff, action and sender."""
     who = (request.args.get("staff") or "").strip()[:64]
     action = (request.args.get("action") or "").strip()[:32]
     sender = (request.args.get("sender") or "").strip()[:255]
@@ -56,6 +58,7 @@ def _staff_rows(connection: Connection) -> List[Any]:
 async def staff_page(
     request: Request, error: str = "", status: int = 200
 ) -> HTTPResponse:
+    """The staff list with the add/reset form."""
     rows = await request.app.ctx.db.run(_staff_rows)
     return render(
         request, "staff.html", rows=rows, roles=ROLES, error=error, status=status
@@ -64,6 +67,7 @@ async def staff_page(
 
 @admin_required
 async def save_staff(request: Request) -> HTTPResponse:
+    """Add a staff member or reset a password, and audit it."""
     username = request.form.get("username") or ""
     password = request.form.get("password") or ""
     role = request.form.get("role") or "reviewer"
@@ -94,6 +98,7 @@ async def save_staff(request: Request) -> HTTPResponse:
 
 @admin_required
 async def retention_page(request: Request) -> HTTPResponse:
+    """The retention setting and the button to apply it now."""
     days = await request.app.ctx.db.run(repo.retention_days)
     return render(request, "retention.html", days=days, result=None)
 
@@ -108,6 +113,7 @@ def _days(request: Request) -> int:
 
 @admin_required
 async def save_retention(request: Request) -> HTTPResponse:
+    """Save the retention period, and audit it."""
     days = _days(request)
     if days < 0:
         return render(request, "error.html", status=400, message="bad_request")
@@ -123,6 +129,7 @@ async def save_retention(request: Request) -> HTTPResponse:
 
 @admin_required
 async def run_retention_now(request: Request) -> HTTPResponse:
+    """Delete expired conversations now, off the event loop, and audit it."""
     db = request.app.ctx.db
     days = await db.run(repo.retention_days)
     if days is None:

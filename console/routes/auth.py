@@ -26,6 +26,7 @@ YEAR = 365 * 24 * 3600
 
 
 def build() -> Blueprint:
+    """Login, logout and the language switch."""
     bp = Blueprint("auth")
     bp.add_route(login_page, "/login", methods=["GET"])
     bp.add_route(login, "/login", methods=["POST"])
@@ -35,12 +36,14 @@ def build() -> Blueprint:
 
 
 async def login_page(request: Request) -> HTTPResponse:
+    """The login form; a signed-in user goes straight to ``next``."""
     if session_of(request) is not None:
         return redirect(local_path(request.args.get("next")))
     return render(request, "login.html", next=local_path(request.args.get("next")))
 
 
 async def login(request: Request) -> HTTPResponse:
+    """Check the password with lockout, start a fresh session, and audit it."""
     settings: ConsoleSettings = request.app.ctx.settings
     username = (request.form.get("username") or "")[:64]
     password = (request.form.get("password") or "")[:1024]
@@ -90,6 +93,7 @@ async def login(request: Request) -> HTTPResponse:
 
 
 async def logout(request: Request) -> HTTPResponse:
+    """End the session server-side, not only the cookie, and audit it."""
     session = session_of(request)
     if session is not None:
 
@@ -104,6 +108,7 @@ async def logout(request: Request) -> HTTPResponse:
 
 
 async def choose_language(request: Request, code: str) -> HTTPResponse:
+    """Remember the chosen UI language in a cookie, then return to the page."""
     response = redirect(local_path(request.args.get("next")))
     if code in LANGUAGES:
         set_cookie(request, response, LANG_COOKIE, code, max_age=YEAR)

@@ -21,6 +21,7 @@ MAX_EXPORT = 200
 
 
 def build() -> Blueprint:
+    """Conversation list, transcript, review actions and exports."""
     bp = Blueprint("conversations")
     bp.add_route(index, "/", methods=["GET"])
     bp.add_route(conversation_list, "/conversations", methods=["GET"])
@@ -36,11 +37,13 @@ def build() -> Blueprint:
 
 @staff_required
 async def index(request: Request) -> HTTPResponse:
+    """The conversation list is the console's home page."""
     return redirect("/conversations")
 
 
 @staff_required
 async def conversation_list(request: Request) -> HTTPResponse:
+    """Filtered, paged conversation list."""
     filters = repo.ListFilters.from_query(
         {k: request.args.get(k) or "" for k in request.args}
     )
@@ -65,6 +68,7 @@ async def _events(request: Request, sender_id: str) -> List[StoredEvent]:
 
 @staff_required
 async def transcript(request: Request) -> HTTPResponse:
+    """One conversation's transcript with its annotations; viewing is audited."""
     sender_id = (request.args.get("id") or "")[:255]
     staff = current_staff(request).username
     events = await _events(request, sender_id) if sender_id else []
@@ -113,6 +117,7 @@ async def _change(
 
 @staff_required
 async def save_tags(request: Request) -> HTTPResponse:
+    """Replace the conversation's tags (ASCII or full-width commas)."""
     tags = (request.form.get("tags") or "").replace("，", ",").split(",")
 
     def change(connection: Connection, conversation_id: int) -> Dict[str, Any]:
@@ -123,6 +128,7 @@ async def save_tags(request: Request) -> HTTPResponse:
 
 @staff_required
 async def save_note(request: Request) -> HTTPResponse:
+    """Add a note to the conversation."""
     body = (request.form.get("note") or "").strip()
     staff = current_staff(request).username
     if not body:
@@ -137,6 +143,7 @@ async def save_note(request: Request) -> HTTPResponse:
 
 @staff_required
 async def flag(request: Request) -> HTTPResponse:
+    """Flag a user turn with the intent it should have had, for the inbox."""
     sender_id = (request.form.get("id") or "")[:255]
     correct = (request.form.get("intent") or "").strip()
     intents = request.app.ctx.intents
@@ -167,6 +174,7 @@ async def flag(request: Request) -> HTTPResponse:
 
 @staff_required
 async def review(request: Request) -> HTTPResponse:
+    """Mark the conversation new or reviewed."""
     status = request.form.get("status") or "reviewed"
     if status not in ("new", "reviewed"):
         return render(request, "error.html", status=400, message="bad_request")
@@ -188,6 +196,7 @@ def _download(body: str, name: str) -> HTTPResponse:
 
 @staff_required
 async def export_stories(request: Request) -> HTTPResponse:
+    """Download the chosen conversations as a Rasa stories file; audited."""
     wanted = [s[:255] for s in (request.form.getlist("id") or []) if s][:MAX_EXPORT]
     if not wanted:
         return render(request, "error.html", status=400, message="bad_request")
@@ -207,6 +216,7 @@ async def export_stories(request: Request) -> HTTPResponse:
 
 @staff_required
 async def export_nlu(request: Request) -> HTTPResponse:
+    """Download the relabelled turns as a Rasa NLU file; audited."""
     staff = current_staff(request).username
 
     def work(connection: Connection) -> str:

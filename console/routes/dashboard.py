@@ -18,6 +18,7 @@ CHART_CHANNELS = (*CHANNELS, "other")
 
 
 def build() -> Blueprint:
+    """The dashboard and its CSV downloads."""
     bp = Blueprint("dashboard")
     bp.add_route(page, "/dashboard", methods=["GET"])
     bp.add_route(as_csv, "/dashboard.csv", methods=["GET"])
@@ -39,6 +40,7 @@ def _period(request: Request) -> tuple:
 
 
 def chart_data(board: repo.Dashboard) -> Dict[str, Any]:
+    """The dashboard's series in the shape the chart script reads."""
     return {
         "days": board.days,
         "channels": {
@@ -54,6 +56,7 @@ def chart_data(board: repo.Dashboard) -> Dict[str, Any]:
 
 @staff_required
 async def page(request: Request) -> HTTPResponse:
+    """The dashboard for the requested period."""
     day_from, day_to = _period(request)
     board = await request.app.ctx.db.run(lambda c: repo.dashboard(c, day_from, day_to))
     return render(request, "dashboard.html", board=board, data=chart_data(board))
@@ -61,6 +64,7 @@ async def page(request: Request) -> HTTPResponse:
 
 @staff_required
 async def as_csv(request: Request) -> HTTPResponse:
+    """One dashboard chart as CSV, for spreadsheets."""
     day_from, day_to = _period(request)
     chart = request.args.get("chart") or "per_day"
     board = await request.app.ctx.db.run(lambda c: repo.dashboard(c, day_from, day_to))

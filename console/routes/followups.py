@@ -11,6 +11,7 @@ from console.web import current_staff, render, staff_required
 
 
 def build() -> Blueprint:
+    """The handoff follow-up queue."""
     bp = Blueprint("followups")
     bp.add_route(queue, "/followups", methods=["GET"])
     bp.add_route(claim, "/followups/claim", methods=["POST"])
@@ -20,6 +21,7 @@ def build() -> Blueprint:
 
 @staff_required
 async def queue(request: Request) -> HTTPResponse:
+    """Handoffs waiting for a person, optionally with closed ones."""
     include_closed = request.args.get("closed") == "1"
     rows = await request.app.ctx.db.run(
         lambda c: repo.followup_queue(c, include_closed)
@@ -53,9 +55,11 @@ async def _update(request: Request, action: str) -> HTTPResponse:
 
 @staff_required
 async def claim(request: Request) -> HTTPResponse:
+    """Take a follow-up, so two staff do not call the same person."""
     return await _update(request, "claim_followup")
 
 
 @staff_required
 async def close(request: Request) -> HTTPResponse:
+    """Close a follow-up with its outcome."""
     return await _update(request, "close_followup")

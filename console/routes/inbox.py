@@ -13,6 +13,7 @@ from console.web import current_staff, render, staff_required
 
 
 def build() -> Blueprint:
+    """The inbox of low-confidence turns to relabel."""
     bp = Blueprint("inbox")
     bp.add_route(inbox_page, "/inbox", methods=["GET"])
     bp.add_route(relabel, "/inbox/relabel", methods=["POST"])
@@ -22,6 +23,8 @@ def build() -> Blueprint:
 
 @staff_required
 async def inbox_page(request: Request) -> HTTPResponse:
+    """The open inbox items and recent flags."""
+
     def work(connection: Connection) -> Dict[str, Any]:
         return {
             "items": repo.inbox(connection),
@@ -41,6 +44,7 @@ def _item_id(request: Request) -> int:
 
 @staff_required
 async def relabel(request: Request) -> HTTPResponse:
+    """Record the correct intent for a turn, for the NLU export; audited."""
     item_id = _item_id(request)
     correct = (request.form.get("intent") or "").strip()
     intents = request.app.ctx.intents
@@ -77,6 +81,7 @@ async def relabel(request: Request) -> HTTPResponse:
 
 @staff_required
 async def dismiss(request: Request) -> HTTPResponse:
+    """Dismiss a turn that needs no correction; audited."""
     item_id = _item_id(request)
     staff = current_staff(request).username
 

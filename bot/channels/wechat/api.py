@@ -68,6 +68,7 @@ class WeChatApiClient:
         return self._session
 
     async def close(self) -> None:
+        """Release the HTTP session at shutdown."""
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
@@ -101,6 +102,8 @@ class WeChatApiClient:
             return token
 
     def invalidate_token(self) -> None:
+        """Forget the cached token so the next call fetches one (after WeChat rejects
+        it)."""
         self._token = None
         self._token_expires_at = 0.0
 
@@ -174,11 +177,13 @@ class WeChatCustomerServiceOutput(OutputChannel):
 
     @classmethod
     def name(cls) -> Text:
+        """The channel name used in ``credentials.yml`` and the webhook URL."""
         return CHANNEL_NAME
 
     async def send_text_message(
         self, recipient_id: Text, text: Text, **kwargs: Any
     ) -> None:
+        """Send plain text, split to fit WeChat's per-message size limit."""
         openid = openid_of(recipient_id)
         for piece in split_for_wechat(plain_text(text), self.max_reply_bytes):
             await self.api.send_text(openid, piece)
@@ -190,6 +195,8 @@ class WeChatCustomerServiceOutput(OutputChannel):
         buttons: List[Dict[Text, Any]],
         **kwargs: Any,
     ) -> None:
+        """WeChat has no buttons: send numbered options and remember them for the
+        reply."""
         openid = openid_of(recipient_id)
         reply = render_messages(
             [{"text": text, "buttons": buttons}], self.memory.language(openid)
@@ -201,14 +208,18 @@ class WeChatCustomerServiceOutput(OutputChannel):
     async def send_image_url(
         self, recipient_id: Text, image: Text, **kwargs: Any
     ) -> None:
+        """Send the image URL as text; customer-service images need uploaded media."""
         await self.send_text_message(recipient_id, image)
 
     async def send_attachment(
         self, recipient_id: Text, attachment: Text, **kwargs: Any
     ) -> None:
+        """Send the attachment URL as text, the one form every WeChat client shows."""
         await self.send_text_message(recipient_id, attachment)
 
     async def send_custom_json(
         self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any
     ) -> None:
+        """Custom payloads have no WeChat form, so they are skipped (and logged at
+        debug)."""
         logger.debug("wechat.output.custom_json_skipped")

@@ -117,10 +117,13 @@ class WeChatInput(InputChannel):
 
     @classmethod
     def name(cls) -> Text:
+        """The channel name used in ``credentials.yml`` and the webhook URL."""
         return CHANNEL_NAME
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WeChatInput":
+        """Build from ``credentials.yml``, with environment variables taking
+        precedence."""
         return cls(WeChatSettings.load(credentials))
 
     def __init__(
@@ -160,6 +163,7 @@ class WeChatInput(InputChannel):
 
     # ---- HTTP -----------------------------------------------------------------
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        """The GET verification and POST message routes WeChat calls."""
         module = inspect.getmodule(self)
         webhook = Blueprint(
             f"custom_webhook_{type(self).__name__}",

@@ -75,6 +75,8 @@ class WeChatSettings:
 
     @property
     def uses_dev_secrets(self) -> bool:
+        """Whether a committed development secret is in use (refused outside
+        development)."""
         return self.token == DEV_TOKEN or self.app_secret == DEV_APP_SECRET
 
     def require_deployable(self, environ: Optional[Mapping[str, str]] = None) -> str:

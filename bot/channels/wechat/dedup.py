@@ -42,10 +42,12 @@ class Job(Generic[R]):
 
     @property
     def decided(self) -> bool:
+        """Whether this message's reply path (deferred or passive) has been chosen."""
         return self.deferred or self.passive
 
     @property
     def busy(self) -> bool:
+        """Whether a retry must wait: the turn or its delivery is still running."""
         return not self.task.done() or (
             self.delivery is not None and not self.delivery.done()
         )

@@ -50,9 +50,11 @@ class UserMemory:
         return None
 
     def remember_language(self, openid: str, language: Optional[str]) -> None:
+        """Keep the user's language, so the numbered options are rendered in it."""
         if language:
             self.storage.set(LANGUAGE_NAMESPACE + openid, language, self.language_ttl)
 
     def language(self, openid: str) -> str:
+        """The language last seen for this user, or the default."""
         value = self.storage.get(LANGUAGE_NAMESPACE + openid)
         return value if isinstance(value, str) and value else DEFAULT_LANGUAGE
