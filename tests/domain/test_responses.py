@@ -59,12 +59,12 @@ def test_guidance_matches_the_seed(domain, residency):
             "unemployment certificate",
             "digital photo receipt",
             "bank passbook",
-            "social security agency",
-            "approved amount",
+            "local social insurance agency",
+            "amount approved by the agency",
         ):
             assert item in text
     else:
-        assert "village committee or community neighbourhood committee" in text
+        assert "village committee or neighbourhood committee" in text
 
 
 def test_buttons_use_payloads_the_domain_knows(domain):

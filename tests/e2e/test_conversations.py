@@ -23,7 +23,7 @@ def test_greeting_lists_what_the_assistant_does_in_chinese(chat):
 
 def test_urban_payment_path_in_english(chat):
     reply = texts(chat("How do I pay medical insurance myself?"))
-    assert "urban or agricultural" in reply
+    assert "urban or rural" in reply
     reply = texts(chat("urban"))
     for fact in (
         "ID card",
@@ -31,8 +31,8 @@ def test_urban_payment_path_in_english(chat):
         "unemployment certificate",
         "digital photo receipt",
         "bank passbook",
-        "local social security agency",
-        "approved amount",
+        "local social insurance agency",
+        "amount approved by the agency",
     ):
         assert fact in reply
     assert not CJK.search(reply)
@@ -57,9 +57,7 @@ def test_correction_answers_the_question_that_was_asked(chat):
     texts(chat("what documents do I need to bring"))
     assert "ID card" in texts(chat("urban"))
     reply = texts(chat("actually my hukou is agricultural"))
-    assert (
-        "relevant information" in reply and "doesn't list specific documents" in reply
-    )
+    assert "relevant documents" in reply and "doesn't list specific documents" in reply
 
 
 def test_document_follow_up_is_honest_about_what_the_seed_does_not_say(chat):

@@ -131,7 +131,7 @@ async def test_a_conversation_in_the_browser(browser, web_url: str, artifacts: P
     await second.send("Where do I go to do it?")
     where = await second.bot_reply_after(4)
     await expect(where).to_contain_text(
-        re.compile(r"social security agency", re.IGNORECASE)
+        re.compile(r"social insurance agency", re.IGNORECASE)
     )
     await expect(widget.bot_messages.nth(4)).to_have_text(await where.inner_text())
     await second.screenshot(artifacts, "stack-5-second-tab")
