@@ -37,6 +37,10 @@ def console_env(var_dir: Path, **extra: str) -> Dict[str, str]:
         "PYTHONPATH": str(REPO_ROOT),
         "SHEBAO_ENV": "development",
         "SHEBAO_VAR_DIR": str(var_dir),
+        # this folder's stores, whatever the caller's environment (the Makefile
+        # exports SHEBAO_TRACKER_URL for the stack)
+        "SHEBAO_TRACKER_URL": f"sqlite:///{var_dir / 'tracker.sqlite3'}",
+        "CONSOLE_DATABASE_URL": f"sqlite:///{var_dir / 'console.sqlite3'}",
         "CONSOLE_SUMMARY_INTERVAL": "0.3",
         **extra,
     }
