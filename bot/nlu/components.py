@@ -381,3 +381,58 @@ class AmbiguityDetector(GraphComponent):
             message.set(INTENT, intent, add_to_output=True)
             message.set(INTENT_RANKING_KEY, [intent] + kept, add_to_output=True)
         return messages
+
+
+# ---- "I don't know if I'm urban or agricultural" ---------------------------------
+
+NOT_SURE_INTENT = "inform_not_sure"
+RESIDENCY_LABEL = "residency_type"
+_UNSURE = re.compile(
+    r"不知道|不清楚|不确定|搞不懂|搞不清|弄不清|分不清|说不清|说不准|不晓得|不太懂|不了解|"
+    r"记不清|忘了|\bnot sure\b|\bunsure\b|\bno idea\b|\bno clue\b|\bidk\b|"
+    r"\bdon'?t know\b|\bdo not know\b|\bnot certain\b|\bcan'?t remember\b|"
+    r"\bdon'?t remember\b|\bforg[eo]t\b|\bconfused\b",
+    re.IGNORECASE,
+)
+
+
+def unsure_of_residency(text: str, intent: Optional[str], values: List[str]) -> bool:
+    """Whether the residency types named in a message are not an answer.
+
+    "不知道是城镇还是农业" names both types without choosing one: the message is
+    ``inform_not_sure``, or it names both types next to a word of not knowing
+    ("not sure if it's urban or rural, how do I pay?").  A correction that names
+    both ("不是城镇，是农村") has no such word and keeps its entities (the last
+    one fills the slot).
+    """
+    if not values:
+        return False
+    if intent == NOT_SURE_INTENT:
+        return True
+    return len(set(values)) > 1 and bool(_UNSURE.search(text))
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False
+)
+class UnsureResidencyFilter(_StatelessComponent):
+    """Drops ``residency_type`` entities from a message that does not choose one.
+
+    Runs after intent classification.  Without it, "不知道是城镇还是农业" (asked
+    "urban or agricultural?") filled the slot with the last type named, and the
+    resident got the agricultural answer to "I don't know".
+    """
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            entities = list(message.get(ENTITIES) or [])
+            values = [
+                str(e.get("value"))
+                for e in entities
+                if e.get("entity") == RESIDENCY_LABEL
+            ]
+            intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+            if unsure_of_residency(message.get(TEXT) or "", intent, values):
+                kept = [e for e in entities if e.get("entity") != RESIDENCY_LABEL]
+                message.set(ENTITIES, kept, add_to_output=True)
+        return messages
