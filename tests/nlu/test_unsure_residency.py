@@ -62,3 +62,55 @@ def test_a_chosen_type_is_kept():
     message = parsed("不对，我是农村户口", "inform_residency", ["agricultural"])
     out = UnsureResidencyFilter().process([message])[0]
     assert residency_values(out) == ["agricultural"]
+
+
+def entity(value: str, start: int) -> dict:
+    return {"entity": "residency_type", "value": value, "start": start}
+
+
+@pytest.mark.parametrize(
+    "text, first, second, kept",
+    [
+        (
+            "oh sorry, she's agricultural not urban",
+            "agricultural",
+            "urban",
+            ["agricultural"],
+        ),
+        ("it's not rural, it's urban", "agricultural", "urban", ["urban"]),
+        ("是农村，不是城镇", "agricultural", "urban", ["agricultural"]),
+        ("以前是农村户口，现在是城镇户口", "agricultural", "urban", ["urban"]),
+        ("不是城镇，是农村", "urban", "agricultural", ["agricultural"]),
+    ],
+)
+def test_a_type_taken_back_is_dropped(text, first, second, kept):
+    words = {
+        "agricultural": ["agricultural", "rural", "农村"],
+        "urban": ["urban", "城镇"],
+    }
+
+    def find(value: str, after: int = 0) -> int:
+        return min(i for i in (text.find(w, after) for w in words[value]) if i >= 0)
+
+    start1 = find(first)
+    start2 = find(second, start1 + 1)
+    message = Message(data={"text": text})
+    message.set(
+        "intent", {"name": "inform_residency", "confidence": 0.9}, add_to_output=True
+    )
+    message.set(
+        "entities", [entity(first, start1), entity(second, start2)], add_to_output=True
+    )
+    out = UnsureResidencyFilter().process([message])[0]
+    assert residency_values(out) == kept
+
+
+def test_both_types_as_a_question_are_no_answer():
+    assert unsure_of_residency(
+        "what's the difference between urban and agricultural",
+        "inform_residency",
+        ["urban", "agricultural"],
+    )
+    assert unsure_of_residency(
+        "城镇和农业有什么区别", "out_of_scope", ["urban", "agricultural"]
+    )
