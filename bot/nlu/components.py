@@ -381,3 +381,96 @@ class AmbiguityDetector(GraphComponent):
             message.set(INTENT, intent, add_to_output=True)
             message.set(INTENT_RANKING_KEY, [intent] + kept, add_to_output=True)
         return messages
+
+
+# ---- "I don't know if I'm urban or agricultural" ---------------------------------
+
+NOT_SURE_INTENT = "inform_not_sure"
+RESIDENCY_LABEL = "residency_type"
+_UNSURE = re.compile(
+    r"不知道|不清楚|不确定|搞不懂|搞不清|弄不清|分不清|说不清|说不准|不晓得|不太懂|不了解|"
+    r"记不清|忘了|\bnot sure\b|\bunsure\b|\bno idea\b|\bno clue\b|\bidk\b|"
+    r"\bdon'?t know\b|\bdo not know\b|\bnot certain\b|\bcan'?t remember\b|"
+    r"\bdon'?t remember\b|\bforg[eo]t\b|\bconfused\b",
+    re.IGNORECASE,
+)
+
+
+# Both types named as a question or a choice to be made, not as an answer.
+_BOTH_AS_QUESTION = re.compile(
+    r"还是|或者|区别|不同|哪种|哪个|哪一|\bor\b|\bdifference\b|\bdiffer\b|\bwhich\b",
+    re.IGNORECASE,
+)
+# Words just before a type that take it back: "not urban", "不是城镇", "以前是农村".
+_NEGATED_BEFORE = re.compile(
+    r"(不是|并非|而非|并不是|以前是|原来是|之前是|过去是|曾经是|不算|非)\s*的?$|"
+    r"\b(not|isn'?t|wasn'?t|no longer|never|rather than|instead of|used to be)"
+    r"(\s+(an?|the|really|actually))?\s*$",
+    re.IGNORECASE,
+)
+_CLAUSE_WINDOW = 12
+
+
+def unsure_of_residency(text: str, intent: Optional[str], values: List[str]) -> bool:
+    """Whether the residency types named in a message are not an answer.
+
+    "不知道是城镇还是农业" names both types without choosing one: the message is
+    ``inform_not_sure``, or it names both types next to a word of not knowing
+    ("not sure if it's urban or rural, how do I pay?") or as a question ("城镇和
+    农业有什么区别", "urban or rural?").  A correction that names both ("不是城镇，
+    是农村") has no such word and keeps its entities; :func:`negated` then drops
+    the one taken back.
+    """
+    if not values:
+        return False
+    if intent == NOT_SURE_INTENT:
+        return True
+    if len(set(values)) < 2:
+        return False
+    return bool(_UNSURE.search(text) or _BOTH_AS_QUESTION.search(text))
+
+
+def negated(text: str, start: int) -> bool:
+    """Whether the type starting at ``start`` is taken back ("not urban", "不是城镇")."""
+    before = text[max(0, start - _CLAUSE_WINDOW) : start]
+    return bool(_NEGATED_BEFORE.search(before))
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False
+)
+class UnsureResidencyFilter(_StatelessComponent):
+    """Drops ``residency_type`` entities from a message that does not choose one.
+
+    Runs after intent classification.  Without it, "不知道是城镇还是农业" (asked
+    "urban or agricultural?") filled the slot with the last type named, and the
+    resident got the agricultural answer to "I don't know".  Of two different
+    types, one taken back ("agricultural, not urban", "是农村，不是城镇") is
+    dropped, so the slot gets the other.
+    """
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            entities = list(message.get(ENTITIES) or [])
+            values = [
+                str(e.get("value"))
+                for e in entities
+                if e.get("entity") == RESIDENCY_LABEL
+            ]
+            intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+            text = message.get(TEXT) or ""
+            if unsure_of_residency(text, intent, values):
+                kept = [e for e in entities if e.get("entity") != RESIDENCY_LABEL]
+                message.set(ENTITIES, kept, add_to_output=True)
+            elif len(set(values)) > 1:
+                # "she's agricultural, not urban": keep the type not taken back
+                # (the slot takes the last residency entity).
+                kept = [
+                    e
+                    for e in entities
+                    if e.get("entity") != RESIDENCY_LABEL
+                    or not negated(text, int(e.get("start") or 0))
+                ]
+                if any(e.get("entity") == RESIDENCY_LABEL for e in kept):
+                    message.set(ENTITIES, kept, add_to_output=True)
+        return messages

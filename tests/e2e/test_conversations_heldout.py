@@ -33,10 +33,10 @@ GENEROUS_LIMITS = {
 }
 
 MIN_PASS = {
-    "en": float(os.environ.get("HELDOUT_MIN_PASS_EN", "0.65")),
-    "zh": float(os.environ.get("HELDOUT_MIN_PASS_ZH", "0.65")),
+    "en": float(os.environ.get("HELDOUT_MIN_PASS_EN", "0.85")),
+    "zh": float(os.environ.get("HELDOUT_MIN_PASS_ZH", "0.80")),
 }
-MAX_WRONG = float(os.environ.get("HELDOUT_MAX_WRONG", "0.07"))
+MAX_WRONG = float(os.environ.get("HELDOUT_MAX_WRONG", "0.04"))
 
 
 @pytest.fixture(scope="module")

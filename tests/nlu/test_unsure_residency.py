@@ -1,0 +1,116 @@
+"""UnsureResidencyFilter: naming both residency types without choosing one is no answer."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import pytest
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.nlu.components import UnsureResidencyFilter, unsure_of_residency
+
+
+def parsed(text: str, intent: str, values: List[str]) -> Message:
+    message = Message(data={"text": text})
+    message.set("intent", {"name": intent, "confidence": 0.9}, add_to_output=True)
+    entities = [{"entity": "residency_type", "value": v} for v in values]
+    entities.append({"entity": "language", "value": "zh"})
+    message.set("entities", entities, add_to_output=True)
+    return message
+
+
+def residency_values(message: Message) -> List[Optional[str]]:
+    return [
+        e.get("value")
+        for e in message.get("entities", [])
+        if e.get("entity") == "residency_type"
+    ]
+
+
+def test_not_sure_drops_both_types_and_keeps_other_entities():
+    message = parsed(
+        "不知道是城镇还是农业", "inform_not_sure", ["urban", "agricultural"]
+    )
+    out = UnsureResidencyFilter().process([message])[0]
+    assert residency_values(out) == []
+    assert [e["entity"] for e in out.get("entities")] == ["language"]
+
+
+@pytest.mark.parametrize(
+    "text, intent, values, unsure",
+    [
+        ("不知道是城镇还是农业", "inform_not_sure", ["urban", "agricultural"], True),
+        ("i don't know if it's urban", "inform_not_sure", ["urban"], True),
+        (
+            "not sure if i'm urban or rural, how do i pay?",
+            "ask_individual_payment",
+            ["urban", "agricultural"],
+            True,
+        ),
+        ("不是城镇，是农村", "inform_residency", ["urban", "agricultural"], False),
+        ("我办了农转非，现在是城镇户口", "inform_residency", ["urban", "urban"], False),
+        ("actually, my hukou is rural", "inform_residency", ["agricultural"], False),
+        ("我不知道去哪，我是农村户口", "ask_where_to_go", ["agricultural"], False),
+        ("不清楚", "inform_not_sure", [], False),
+    ],
+)
+def test_unsure_of_residency(text, intent, values, unsure):
+    assert unsure_of_residency(text, intent, values) is unsure
+
+
+def test_a_chosen_type_is_kept():
+    message = parsed("不对，我是农村户口", "inform_residency", ["agricultural"])
+    out = UnsureResidencyFilter().process([message])[0]
+    assert residency_values(out) == ["agricultural"]
+
+
+def entity(value: str, start: int) -> dict:
+    return {"entity": "residency_type", "value": value, "start": start}
+
+
+@pytest.mark.parametrize(
+    "text, first, second, kept",
+    [
+        (
+            "oh sorry, she's agricultural not urban",
+            "agricultural",
+            "urban",
+            ["agricultural"],
+        ),
+        ("it's not rural, it's urban", "agricultural", "urban", ["urban"]),
+        ("是农村，不是城镇", "agricultural", "urban", ["agricultural"]),
+        ("以前是农村户口，现在是城镇户口", "agricultural", "urban", ["urban"]),
+        ("不是城镇，是农村", "urban", "agricultural", ["agricultural"]),
+    ],
+)
+def test_a_type_taken_back_is_dropped(text, first, second, kept):
+    words = {
+        "agricultural": ["agricultural", "rural", "农村"],
+        "urban": ["urban", "城镇"],
+    }
+
+    def find(value: str, after: int = 0) -> int:
+        return min(i for i in (text.find(w, after) for w in words[value]) if i >= 0)
+
+    start1 = find(first)
+    start2 = find(second, start1 + 1)
+    message = Message(data={"text": text})
+    message.set(
+        "intent", {"name": "inform_residency", "confidence": 0.9}, add_to_output=True
+    )
+    message.set(
+        "entities", [entity(first, start1), entity(second, start2)], add_to_output=True
+    )
+    out = UnsureResidencyFilter().process([message])[0]
+    assert residency_values(out) == kept
+
+
+def test_both_types_as_a_question_are_no_answer():
+    assert unsure_of_residency(
+        "what's the difference between urban and agricultural",
+        "inform_residency",
+        ["urban", "agricultural"],
+    )
+    assert unsure_of_residency(
+        "城镇和农业有什么区别", "out_of_scope", ["urban", "agricultural"]
+    )
