@@ -13,11 +13,13 @@ import asyncio
 import functools
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Callable, TypeVar
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from common.sqlite import sqlite_pragmas
 
 T = TypeVar("T")
 
@@ -37,7 +39,7 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
             hide_parameters=True,
             connect_args={"check_same_thread": False, "timeout": 15},
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", sqlite_pragmas)
         return engine
     return create_engine(
         url,
@@ -47,15 +49,6 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
         max_overflow=0,
         pool_pre_ping=True,
     )
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    # In WAL mode NORMAL is still corruption-safe; it only skips an fsync per commit.
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
 
 
 class Database:

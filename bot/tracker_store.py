@@ -66,6 +66,7 @@ from bot.tracker import IncrementalTracker
 from common.deployment import require_production_secret
 from common.env import env_int, env_str
 from common.redaction import FAILED, redact_text, redact_value
+from common.sqlite import sqlite_pragmas_without_foreign_keys
 from common.tokens import as_bytes
 
 logger = logging.getLogger(__name__)
@@ -238,12 +239,7 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             connect_args={"check_same_thread": False, "timeout": 30},
         )
 
-        @sa.event.listens_for(self.engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
+        sa.event.listen(self.engine, "connect", sqlite_pragmas_without_foreign_keys)
 
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 

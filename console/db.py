@@ -12,11 +12,12 @@ import asyncio
 import functools
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Callable, TypeVar
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 
+from common.sqlite import sqlite_pragmas
 from console.models import metadata
 
 T = TypeVar("T")
@@ -37,7 +38,7 @@ def make_engine(url: str, pool_size: int = 5, own: bool = True) -> Engine:
             connect_args={"check_same_thread": False, "timeout": 15},
         )
         if own:
-            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "connect", sqlite_pragmas)
         return engine
     return create_engine(
         url,
@@ -48,14 +49,6 @@ def make_engine(url: str, pool_size: int = 5, own: bool = True) -> Engine:
         pool_pre_ping=True,
         executemany_mode="values_plus_batch",
     )
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
 
 
 class Database:
