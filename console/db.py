@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, TypeVar
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from common.sqlite import sqlite_pragmas
@@ -62,8 +62,27 @@ class Database:
         )
 
     def create_schema(self) -> None:
-        """Create missing tables and indexes (idempotent)."""
+        """Create missing tables and indexes, and add columns newer than the database.
+
+        There are no migrations for the console's own database yet; a nullable
+        column added to a table (e.g. the feedback ``rating``) is added to an
+        existing database here, so a console upgrade keeps its data.
+        """
         metadata.create_all(self.engine)
+        inspector = inspect(self.engine)
+        with self.engine.begin() as connection:
+            for table in metadata.sorted_tables:
+                present = {
+                    column["name"] for column in inspector.get_columns(table.name)
+                }
+                for column in table.columns:
+                    if column.name not in present and column.nullable:
+                        kind = column.type.compile(dialect=self.engine.dialect)
+                        connection.execute(
+                            text(
+                                f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'
+                            )
+                        )
 
     async def run(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in one transaction on the worker threads, off the event loop."""

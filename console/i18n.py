@@ -108,6 +108,11 @@ MESSAGES: Dict[str, Dict[str, str]] = {
     "top_intents": {"zh": "热门意图", "en": "Top intents"},
     "handoffs": {"zh": "转人工次数", "en": "Handoffs"},
     "mean_wait": {"zh": "平均等待认领时间", "en": "Mean wait until claimed"},
+    "mean_rating": {
+        "zh": "居民平均评分（人数）",
+        "en": "Residents' mean rating (count)",
+    },
+    "answered_rate": {"zh": "表示问题已解决", "en": "Said they got an answer"},
     "open_followups": {"zh": "待处理跟进", "en": "Open follow-ups"},
     "total": {"zh": "会话总数", "en": "Conversations"},
     "csv": {"zh": "CSV 数据", "en": "Data as CSV"},

@@ -75,6 +75,9 @@ conversations = Table(
     Column("handoff_at", Float),
     Column("verified_inquiry", Boolean, nullable=False, default=False),
     Column("inquiry_outcome", String(32)),
+    # the resident's end-of-chat feedback from the widget, when given
+    Column("rating", Integer),
+    Column("answered", Boolean),
     Column("review_status", String(16), nullable=False, default="new"),
     Column("tags", String(512), nullable=False, default=""),
     # masked user texts, lower-cased, for the text search

@@ -507,6 +507,30 @@ class Dashboard:
     top_intents: List[Tuple[str, int]] = field(default_factory=list)
     mean_wait_seconds: Optional[float] = None
     open_followups: int = 0
+    # residents' end-of-chat feedback: how many rated 1..5, and the yes/no answers
+    ratings: Dict[int, int] = field(default_factory=dict)
+    answered_yes: int = 0
+    answered_no: int = 0
+
+    @property
+    def rated(self) -> int:
+        """How many conversations of the period carry a rating."""
+        return sum(self.ratings.values())
+
+    @property
+    def mean_rating(self) -> Optional[float]:
+        """The residents' mean rating (1-5) over the rated conversations."""
+        return (
+            sum(k * v for k, v in self.ratings.items()) / self.rated
+            if self.rated
+            else None
+        )
+
+    @property
+    def answered_rate(self) -> Optional[float]:
+        """Share of residents who said they got an answer."""
+        given = self.answered_yes + self.answered_no
+        return self.answered_yes / given if given else None
 
     @property
     def containment_rate(self) -> Optional[float]:
@@ -573,6 +597,21 @@ def dashboard(connection: Connection, day_from: str, day_to: str) -> Dashboard:
         )
     ).scalar()
     board.mean_wait_seconds = float(wait) if wait is not None else None
+    for rating, count in connection.execute(
+        select(c.rating, func.count())
+        .where(in_period, c.rating.is_not(None))
+        .group_by(c.rating)
+    ):
+        board.ratings[int(rating)] = int(count)
+    for answered, count in connection.execute(
+        select(c.answered, func.count())
+        .where(in_period, c.answered.is_not(None))
+        .group_by(c.answered)
+    ):
+        if answered:
+            board.answered_yes = int(count)
+        else:
+            board.answered_no = int(count)
     board.open_followups = int(
         connection.execute(
             select(func.count()).where(c.followup_status == "open")

@@ -41,6 +41,8 @@ OWNED_COLUMNS = (
     "handoff_at",
     "verified_inquiry",
     "inquiry_outcome",
+    "rating",
+    "answered",
     "search_text",
     "last_event_id",
 )
@@ -102,6 +104,8 @@ def _new_summary(event: StoredEvent) -> Dict[str, Any]:
         "handoff_at": None,
         "verified_inquiry": False,
         "inquiry_outcome": None,
+        "rating": None,
+        "answered": None,
         "search_text": "",
         "followup_status": "none",
         "last_event_id": 0,
@@ -322,6 +326,11 @@ class Summarizer:
                         values["handoff_at"] = event.timestamp
                         if values.get("followup_status", "none") == "none":
                             values["followup_status"] = "open"
+                elif name == "feedback_rating" and isinstance(value, (int, float)):
+                    if 1 <= value <= 5:
+                        values["rating"] = int(round(value))
+                elif name == "feedback_answered" and isinstance(value, bool):
+                    values["answered"] = value
                 elif name == "inquiry_outcome" and value:
                     values["verified_inquiry"] = True
                     values["inquiry_outcome"] = str(value)[:32]

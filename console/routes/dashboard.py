@@ -82,6 +82,9 @@ async def as_csv(request: Request) -> HTTPResponse:
                 "handoffs",
                 "mean_wait_seconds",
                 "open_followups",
+                "rated",
+                "mean_rating",
+                "answered_rate",
             ],
             [
                 board.day_from,
@@ -92,6 +95,9 @@ async def as_csv(request: Request) -> HTTPResponse:
                 board.with_handoff,
                 _fmt(board.mean_wait_seconds),
                 board.open_followups,
+                board.rated,
+                _fmt(board.mean_rating),
+                _fmt(board.answered_rate),
             ],
         ]
     else:

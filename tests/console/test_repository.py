@@ -142,3 +142,23 @@ def test_memory_source_is_a_full_event_source():
     source.add("rest:x", {"event": "user", "text": "a"})
     assert source.max_id() == 1 and source.events_for("rest:x")[0].data["text"] == "a"
     assert source.delete_senders(["rest:x"]) == 1 and source.max_id() == 0
+
+
+def test_an_older_console_database_gets_the_new_columns(tmp_path):
+    """A console upgrade keeps its data: nullable columns added since are added."""
+    import sqlite3
+
+    from console.db import Database
+
+    path = tmp_path / "old.sqlite3"
+    Database(f"sqlite:///{path}").create_schema()
+    with sqlite3.connect(path) as db:
+        db.execute("ALTER TABLE conversation_summaries DROP COLUMN rating")
+        assert "rating" not in {
+            r[1] for r in db.execute("PRAGMA table_info(conversation_summaries)")
+        }
+    Database(f"sqlite:///{path}").create_schema()
+    with sqlite3.connect(path) as db:
+        assert "rating" in {
+            r[1] for r in db.execute("PRAGMA table_info(conversation_summaries)")
+        }

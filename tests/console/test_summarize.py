@@ -94,3 +94,37 @@ def test_reused_ids_after_deletion_are_still_read(console_db):
     source.add("rest:new", user_event("hi again", "greet", 0.9, now + 1))
     summarizer.run_until_drained()
     assert "rest:new" in rows(console_db)
+
+
+def test_end_of_chat_feedback_reaches_the_dashboard(console_db):
+    """The widget's feedback (give_feedback slots) is counted per period."""
+    from console import repository as repo
+    from console.demo import slot_event
+    from console.summarize import local_day
+
+    source = MemoryEventSource()
+    now = time.time()
+    for sender, rating, answered in (
+        ("web:a", 5, True),
+        ("web:b", 2, False),
+        ("web:c", 4.0, True),
+    ):
+        source.add(sender, user_event("hello", "greet", 0.9, now))
+        source.add(sender, slot_event("feedback_answered", answered, now + 1))
+        source.add(sender, slot_event("feedback_rating", rating, now + 1))
+    source.add("web:d", user_event("hello", "greet", 0.9, now))
+    source.add(
+        "web:d", slot_event("feedback_rating", 9, now + 1)
+    )  # out of range: ignored
+    Summarizer(console_db, source).run_until_drained()
+    assert {s: r.rating for s, r in rows(console_db).items()} == {
+        "web:a": 5,
+        "web:b": 2,
+        "web:c": 4,
+        "web:d": None,
+    }
+    day = local_day(now)
+    board = console_db.run_sync(lambda c: repo.dashboard(c, day, day))
+    assert board.ratings == {5: 1, 2: 1, 4: 1} and board.rated == 3
+    assert board.mean_rating == (5 + 2 + 4) / 3
+    assert (board.answered_yes, board.answered_no) == (2, 1)
