@@ -6,7 +6,6 @@ The action server's code runs in-process here with a ``Tracker`` and a
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, Dict, Iterator
 
 import pytest
@@ -25,6 +24,7 @@ from actions.inquiry import (
 from actions.inquiry_answers import month_list
 from common.identity import mask_id_number
 from tests.support.backend import Backend, sqlite_only, unique_id_number, wrong_code
+from tests.support.ids import sender_id
 from tools.devstack import free_port
 
 # Tests with a backend run it on SQLite; the backend's own tests cover PostgreSQL.
@@ -66,7 +66,7 @@ def tracker_for(sender_id: str, slots: Dict[str, Any] = None) -> Tracker:
 
 @pytest.fixture
 def sender() -> str:
-    return f"t-{uuid.uuid4().hex[:10]}"
+    return sender_id("t", 10)
 
 
 @sqlite_only

@@ -7,7 +7,6 @@ clock stands at 2025-06-15 (tests/support/backend.py).
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 from decimal import Decimal
 from typing import Any, Dict, Iterable, List, Optional, Tuple
@@ -39,6 +38,7 @@ from actions.inquiry_answers import (
 )
 from common.identity import mask_id_number
 from tests.support.backend import Backend, sqlite_only, unique_id_number
+from tests.support.ids import sender_id
 
 DEC_2026 = date(2026, 12, 1)
 
@@ -275,7 +275,7 @@ def verified(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> str:
     for period in _months(2024, 1, 3):
         backend.pay(id_number, period)
     backend.pay(id_number, "2024-04", status="pending")
-    sender = f"t-{uuid.uuid4().hex[:10]}"
+    sender = sender_id("t", 10)
     # the token is bound to the client; a tracker without channel metadata is its sender
     SESSIONS.verified(sender, backend.login(id_number), ttl=60, client=sender)
     return sender
@@ -325,7 +325,7 @@ async def test_an_id_number_in_the_first_message_is_taken_and_masked(
     settings.cache_clear()
     id_number = unique_id_number()
     backend.create_person(id_number, phone="13912345678")
-    sender = f"t-{uuid.uuid4().hex[:10]}"
+    sender = sender_id("t", 10)
     text = f"我的身份证号是{id_number}"
     tracker = _tracker(sender, [], text=text, intent="inform_number")
     events = await ValidateContributionInquiryForm().run(
@@ -347,7 +347,7 @@ async def test_an_id_number_is_only_read_from_the_first_message(domain):
 
 
 async def test_a_stray_number_asks_for_no_id_and_gets_an_explanation(domain):
-    sender = f"t-{uuid.uuid4().hex[:10]}"
+    sender = sender_id("t", 10)
     SESSIONS.end(sender)
     tracker = _tracker(sender, [], text="482913", intent="inform_number")
     form = ValidateContributionInquiryForm()
@@ -364,7 +364,7 @@ async def test_a_stray_number_asks_for_no_id_and_gets_an_explanation(domain):
 
 
 async def test_leaving_the_inquiry_forgets_its_state(domain):
-    sender = f"t-{uuid.uuid4().hex[:10]}"
+    sender = sender_id("t", 10)
     SESSIONS.code_sent(sender, "11010519491231002X", ttl=60)
     events = await ActionResetInquiry().run(
         CollectingDispatcher(), _tracker(sender, []), domain

@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Dict, Iterator, List
 from urllib.parse import urlencode
@@ -23,6 +22,7 @@ from backend.demo import DEMO_ID_NUMBER
 from console.db import make_engine
 from console.demo import insert_events, user_event
 from tests.support.console import StaffClient, conversation_ids, create_staff, run_cli
+from tests.support.ids import random_tag
 from tests.support.stack import latest_code
 from tools.devstack import DEMO_CONSOLE_PASSWORD, DEMO_CONSOLE_USER, Stack
 
@@ -44,7 +44,7 @@ def say(stack: Stack, sender: str, text: str) -> List[Dict]:
 @pytest.fixture(scope="module")
 def talked(stack: Stack) -> Iterator[Dict[str, str]]:
     """Four real conversations: Chinese guidance, a handoff, a fallback, a verified inquiry."""
-    tag = uuid.uuid4().hex[:8]
+    tag = random_tag(8)
     senders = {
         "zh": f"cz-{tag}",
         "handoff": f"ch-{tag}",
@@ -176,7 +176,7 @@ def test_exports_pass_rasa_data_validate(stack: Stack, staff_client, talked, tmp
 def test_retention_deletes_old_conversations_from_the_tracker_store(
     stack: Stack, staff_client, talked
 ):
-    old = f"rest:old-{uuid.uuid4().hex[:8]}"
+    old = f"rest:old-{random_tag(8)}"
     engine = make_engine(stack.env["SHEBAO_TRACKER_URL"], own=False)
     insert_events(
         engine,

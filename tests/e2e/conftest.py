@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, Callable, Dict, List
 
 import pytest
 import requests
 
+from tests.support.ids import sender_id as make_sender_id
 from tests.support.stack import stored_tracker
 from tools.devstack import Stack
 
@@ -16,7 +16,7 @@ Chat = Callable[[str], List[Dict[str, Any]]]
 
 @pytest.fixture
 def sender_id() -> str:
-    return f"it-{uuid.uuid4().hex[:12]}"
+    return make_sender_id("it")
 
 
 @pytest.fixture

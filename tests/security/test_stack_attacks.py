@@ -12,7 +12,6 @@ import http.client
 import json
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,6 +21,7 @@ import websockets
 
 from backend.demo import DEMO_ID_NUMBER
 from tests.security.conftest import joined, rest
+from tests.support.ids import sender_id
 from tests.support.socketio_client import Client
 from tests.support.stack import latest_code, register_resident
 from tools.devstack import REPO_ROOT, Stack, build_stack
@@ -63,7 +63,7 @@ def victim_action_call(sender_id: str) -> dict:
 
 # ---- 1. the action server --------------------------------------------------------
 def test_action_server_refuses_unsigned_webhook(stack: Stack) -> None:
-    victim = f"victim-{uuid.uuid4().hex[:8]}"
+    victim = sender_id("victim", 8)
     assert RECORDS_MARK in verify_over_rest(stack, victim)
     for headers in ({}, {"X-Shebao-Action-Token": "guess"}):
         response = requests.post(
@@ -157,7 +157,7 @@ def test_action_server_is_not_bound_to_every_interface(stack: Stack) -> None:
 def test_rest_sender_cannot_reuse_another_rest_senders_verification_by_prefix(
     stack: Stack,
 ) -> None:
-    victim = f"victim-{uuid.uuid4().hex[:8]}"
+    victim = sender_id("victim", 8)
     assert RECORDS_MARK in verify_over_rest(stack, victim)
     for forged in (f"rest:{victim}", f"web:{victim}", f"wechat:{victim}"):
         answer = joined(rest(stack, forged, RECORDS_FOLLOW_UP))
@@ -185,7 +185,7 @@ def rest_from(stack: Stack, source: str, sender: str, text: str) -> str:
 def test_a_verification_does_not_follow_the_sender_id_to_another_client(
     stack: Stack,
 ) -> None:
-    victim = f"victim-{uuid.uuid4().hex[:8]}"
+    victim = sender_id("victim", 8)
     assert RECORDS_MARK in verify_over_rest(stack, victim)  # from 127.0.0.1
     answer = rest_from(stack, "127.0.0.2", victim, RECORDS_FOLLOW_UP)
     assert RECORDS_MARK not in answer and "ID number" in answer
@@ -203,7 +203,7 @@ def test_odd_sender_ids_are_refused_and_the_server_lives_on(stack: Stack) -> Non
             response.status_code == 400
             and response.json()["reason"] == "invalid_sender"
         )
-    assert "Hello" in joined(rest(stack, f"after-{uuid.uuid4().hex[:6]}", "hello"))
+    assert "Hello" in joined(rest(stack, sender_id("after", 6), "hello"))
 
 
 async def turn(client: Client, message: str) -> str:

@@ -7,14 +7,13 @@ dashboard go to ``var/artifacts/console/``.
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 import requests
 import yaml
 from playwright.async_api import expect
 
 from tests.support.console import create_staff
+from tests.support.ids import sender_id
 from tests.web.servers import REPO_ROOT
 from tools.devstack import Stack
 
@@ -24,7 +23,7 @@ STAFF = ("browser-reviewer", "browser-reviewer-pw")
 
 
 async def test_review_a_conversation_in_the_browser(browser, stack: Stack):
-    sender = f"br-{uuid.uuid4().hex[:8]}"
+    sender = sender_id("br", 8)
     for text in ("我想自己交医保，怎么办？", "城镇户口", "🙂🙂"):
         response = requests.post(
             f"{stack.rasa_url}/webhooks/rest/webhook",
