@@ -35,6 +35,11 @@ A sender id that itself contains personal data (a phone number used as the
 id) is stored as ``redacted:<keyed hash>`` (HMAC-SHA256 with
 ``SHEBAO_TRACKER_SENDER_KEY``), so the same conversation is still found.
 
+With an event broker configured (``bot.event_broker``, RabbitMQ), ``save``
+publishes exactly the rows it wrote, after the commit: the stored (redacted)
+event dict, the stored sender id and the row id.  Publishing is best effort;
+the database stays the system of record.
+
 Configured in ``endpoints.yml``:
 
     tracker_store:
@@ -52,7 +57,7 @@ import json
 import logging
 from collections import OrderedDict, deque
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Text, Type
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Text, Tuple, Type
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore, ensure_schema_exists
@@ -97,6 +102,13 @@ def stored_sender_id(sender_id: str, key: bytes) -> str:
         return sender_id
     digest = hmac.new(key, as_bytes(sender_id), hashlib.sha256).hexdigest()
     return (secret_prefix or "redacted:") + digest[:32].translate(_NO_DIGITS)
+
+
+def sender_key() -> bytes:
+    """The key of :func:`stored_sender_id` (refused in production if a dev value)."""
+    key = env_str(SENDER_KEY_VARIABLE, _DEV_SENDER_KEY)
+    require_production_secret(SENDER_KEY_VARIABLE, key, (_DEV_SENDER_KEY,))
+    return key.encode("utf-8")
 
 
 def _is_number(value: Any) -> bool:
@@ -211,9 +223,7 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Rasa's store, plus the sender-id key (refused in production if a dev value)."""
-        key = env_str(SENDER_KEY_VARIABLE, _DEV_SENDER_KEY)
-        require_production_secret(SENDER_KEY_VARIABLE, key, (_DEV_SENDER_KEY,))
-        self._sender_key = key.encode("utf-8")
+        self._sender_key = sender_key()
         self._cache: "OrderedDict[str, _Stored]" = OrderedDict()
         self._cache_size = max(0, env_int(CACHE_SIZE_VARIABLE, _DEFAULT_CACHE_SIZE))
         super().__init__(*args, **kwargs)
@@ -320,8 +330,10 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         """Store the events that are new since the last save, redacted.
 
         Mirrors ``SQLTrackerStore.save`` (Rasa 3.6) with two changes: the event
-        dict is redacted before it is serialised, and so is the sender id.  No
-        event broker is used, so nothing else sees unredacted events.
+        dict is redacted before it is serialised, and so is the sender id.
+        Rasa's ``stream_events`` (which would publish the *unredacted* events
+        before the write) is not called: with an event broker configured, the
+        rows just written are published after the commit (:meth:`_publish`).
         """
         sender_id = stored_sender_id(tracker.sender_id, self._sender_key)
         entry = self._cache.pop(sender_id, None)
@@ -366,8 +378,11 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
                 rows.append(row)
             session.flush()
             last_id = rows[-1].id if rows else newest
+            written = [(int(row.id), row.data) for row in rows]
             session.commit()
         logger.debug("Tracker %s stored (redacted).", sender_id)
+        if self.event_broker is not None and written:
+            self._publish(sender_id, written)
         if (
             known
             and entry is not None
@@ -380,6 +395,30 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             self._remember(
                 sender_id,
                 _Stored(int(last_id), entry.count + len(stored), entry.tracker),
+            )
+
+    def _publish(self, sender_id: str, written: List[Tuple[int, str]]) -> None:
+        """Hand the rows just committed to the event broker, best effort.
+
+        Each message is the stored JSON of one row, plus the stored sender id
+        and the row id (``event_id``): the same redacted dict a database read
+        gives, so a consumer can be idempotent (or re-read the row).  Our
+        broker (``bot.event_broker``) takes them as they are; any other broker
+        gets them through its ``publish``.  A broker error never fails the save:
+        the database is the system of record.
+        """
+        broker = self.event_broker
+        assert broker is not None
+        publish = getattr(broker, "publish_stored", None) or broker.publish
+        try:
+            for row_id, serialised in written:
+                body: Dict[str, Any] = {"sender_id": sender_id, "event_id": row_id}
+                body.update(json.loads(serialised))
+                body["sender_id"], body["event_id"] = sender_id, row_id
+                publish(body)
+        except Exception as error:  # noqa: BLE001 - best effort, see above
+            logger.warning(
+                "Could not hand events to the event broker (%s).", type(error).__name__
             )
 
     @staticmethod
