@@ -1,8 +1,9 @@
 """The Sanic application factory of the review console.
 
-``create_app(settings)`` builds a fresh app; the database, the event source and
-the background summarizer are opened in ``before_server_start`` and closed in
-``after_server_stop``.  Middleware loads the staff session from its cookie and
+``create_app(settings)`` builds a fresh app; the database, the event source,
+the background summarizer and (with ``SHEBAO_EVENT_BROKER_URL``) the consumer
+of Rasa's event queue that wakes it are opened in ``before_server_start`` and
+closed in ``after_server_stop``.  Middleware loads the staff session from its cookie and
 rejects every POST whose CSRF token is missing or wrong (403) before a handler
 runs.
 """
@@ -25,6 +26,7 @@ from sanic.response import BaseHTTPResponse, HTTPResponse, file, json
 from console import repository as repo
 from console import security
 from console.db import Database
+from console.event_queue import EventQueueConsumer, Wakeups
 from console.events import EventSource, SQLTrackerEventSource
 from console.retention import run_retention
 from console.routes import blueprints
@@ -118,13 +120,22 @@ async def open_resources(app: Sanic, _loop: Any) -> None:
     app.ctx.summarizer = Summarizer(
         app.ctx.db, app.ctx.source, low_confidence=settings.low_confidence
     )
-    app.ctx.summary_task = asyncio.get_running_loop().create_task(summary_loop(app))
+    app.ctx.wakeups = Wakeups()
+    loop = asyncio.get_running_loop()
+    app.ctx.consumer = None
+    app.ctx.consumer_task = None
+    if settings.event_queue.enabled:
+        app.ctx.consumer = EventQueueConsumer(settings.event_queue, app.ctx.wakeups)
+        app.ctx.consumer_task = loop.create_task(app.ctx.consumer.run())
+    app.ctx.summary_task = loop.create_task(summary_loop(app))
 
 
 async def close_resources(app: Sanic, _loop: Any) -> None:
-    """Stop the summarizer, then close the event source and database."""
-    task = getattr(app.ctx, "summary_task", None)
-    if task is not None:
+    """Stop the consumer and summarizer, then close the event source and database."""
+    for name in ("consumer_task", "summary_task"):
+        task = getattr(app.ctx, name, None)
+        if task is None:
+            continue
         task.cancel()
         try:
             await task
@@ -137,15 +148,27 @@ async def close_resources(app: Sanic, _loop: Any) -> None:
 
 
 async def summary_loop(app: Sanic) -> None:
-    """Fold new tracker events into the summary table every few seconds."""
+    """Fold new tracker events into the summary table.
+
+    Every ``CONSOLE_SUMMARY_INTERVAL`` seconds, and at once when a message
+    from Rasa's event queue arrives (``console.event_queue``); the messages a
+    pass covers are acknowledged after its fold has committed.
+    """
     settings: ConsoleSettings = app.ctx.settings
+    wakeups: Wakeups = app.ctx.wakeups
     last_purge = 0.0
     last_retention = 0.0
     while True:
+        batch = wakeups.take()
         try:
             await app.ctx.db.run(lambda _c: None)  # keep the pool warm
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(None, app.ctx.summarizer.run_until_drained)
+            settled, batch = batch, []
+            await wakeups.settle(settled)
+            if app.ctx.consumer is not None:
+                hwm = await app.ctx.db.run(app.ctx.summarizer.high_water_mark)
+                await wakeups.settle_covered(hwm)
             now = time.time()
             if now - last_purge > 300:
                 idle = settings.session_idle_seconds
@@ -159,8 +182,9 @@ async def summary_loop(app: Sanic) -> None:
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - keep serving; log and retry
+            wakeups.give_back(batch)
             logger.exception("summary update failed; retrying")
-        await asyncio.sleep(settings.summary_interval)
+        await wakeups.wait(settings.summary_interval)
 
 
 def scheduled_retention(app: Sanic) -> Optional[Dict[str, int]]:

@@ -20,16 +20,19 @@
   turn can be relabelled to (``domain.yml`` in the working folder; optional)
 - ``CONSOLE_LOW_CONFIDENCE``: intent confidence below which a user turn goes to
   the NLU inbox (``0.6``)
+- ``SHEBAO_EVENT_BROKER_URL`` / ``SHEBAO_EVENT_QUEUE``: Rasa's event queue,
+  whose messages wake the summarizer (``common.event_queue``; empty URL: none)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional
 
 from common.deployment import deployment_env, is_loopback, require_production_secret
 from common.env import ConfigError, env_float, env_int, env_str
+from common.event_queue import EventQueueSettings
 
 DEV_SECRET = "dev-console-secret-change-me"
 
@@ -60,6 +63,7 @@ class ConsoleSettings:
     low_confidence: float = 0.6
     db_threads: int = 4
     domain_path: str = "domain.yml"
+    event_queue: EventQueueSettings = field(default_factory=EventQueueSettings)
 
     def __post_init__(self) -> None:
         if self.lockout_failures < 1 or self.lockout_seconds < 1:
@@ -123,4 +127,5 @@ class ConsoleSettings:
             proxies_count=env_int("CONSOLE_PROXIES_COUNT", 0, env),
             low_confidence=env_float("CONSOLE_LOW_CONFIDENCE", 0.6, env),
             domain_path=env_str("CONSOLE_DOMAIN", "domain.yml", env),
+            event_queue=EventQueueSettings.from_env(env),
         )

@@ -60,3 +60,14 @@ def test_production_accepts_a_strong_secret_and_development_the_default(tmp_path
     ConsoleSettings.from_env(
         {"SHEBAO_ENV": "development", "SHEBAO_VAR_DIR": str(tmp_path)}
     ).require_servable()
+
+
+def test_event_queue_is_off_by_default_and_read_when_set():
+    assert not ConsoleSettings.from_env({}).event_queue.enabled
+    settings = ConsoleSettings.from_env(
+        {
+            "SHEBAO_EVENT_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672/%2F",
+            "SHEBAO_EVENT_QUEUE": "q.test",
+        }
+    )
+    assert settings.event_queue.enabled and settings.event_queue.queue == "q.test"
