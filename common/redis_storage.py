@@ -27,7 +27,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, TypeVar
 
 import redis
 from cryptography.exceptions import InvalidTag
@@ -39,6 +39,8 @@ from common.storage import MemoryStorage, Storage, StorageUnavailable
 from common.tokens import as_bytes
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 DEFAULT_PREFIX = "shebao:"
 DEV_REDIS_SECRET = "shebao-development-redis-secret"
@@ -175,6 +177,37 @@ class RedisStorage:
         except redis.RedisError as exc:
             # No key in the message: the caller logs what it needs.
             raise StorageUnavailable(f"redis: {type(exc).__name__}") from None
+
+
+def update_atomically(
+    client: "redis.Redis",
+    name: str,
+    change: Callable[[Optional[bytes]], Tuple[T, Optional[bytes], float]],
+) -> T:
+    """Read-modify-write of one key as an optimistic transaction (WATCH/MULTI/EXEC).
+
+    ``change(old)`` returns ``(result, new, ttl)``: ``new`` is stored for
+    ``ttl`` seconds, or the key is deleted when ``new`` is ``None``.  When
+    another client writes the key in between, ``change`` runs again on the
+    fresh value, so no update is lost.  Raises StorageUnavailable.
+    """
+    try:
+        with client.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(name)
+                    result, new, ttl = change(pipe.get(name))
+                    pipe.multi()
+                    if new is None:
+                        pipe.delete(name)
+                    else:
+                        pipe.set(name, new, px=_milliseconds(ttl))
+                    pipe.execute()
+                    return result
+                except redis.WatchError:
+                    continue
+    except redis.RedisError as exc:
+        raise StorageUnavailable(f"redis: {type(exc).__name__}") from None
 
 
 def _milliseconds(ttl: float) -> int:
