@@ -212,7 +212,12 @@ class WeChatInput(InputChannel):
                 incoming.msg_type,
                 f"/{incoming.event}" if incoming.event else "",
                 incoming.dedup_key,
-                "first" if first else f"retry#{job.requests - 1}",
+                "first"
+                if first
+                else f"retry#{job.requests - 1}"
+                + (
+                    " (claimed by another replica)" if isinstance(job, Followed) else ""
+                ),
             )
             if isinstance(job, Followed):
                 return await self._answer_followed(job, incoming, params, started)
