@@ -14,8 +14,12 @@
 | ``SHEBAO_PRIVACY_URL`` | ``/privacy`` | the bureau's privacy page, linked before the ID number is asked for |
 | ``SHEBAO_SERVICE_HOURS_EN`` / ``_ZH`` | ``during service hours`` / ``在工作时间内`` | when staff follow up a request for a person, as the handoff answer says it |
 
+Identity sessions live in Redis when ``SHEBAO_REDIS_URL`` is set
+(:mod:`common.redis_storage`: ``SHEBAO_REDIS_PREFIX``, ``SHEBAO_REDIS_SECRET``).
+
 With ``SHEBAO_ENV`` other than ``development`` the server refuses to start with
-the development token or a short one (:mod:`common.deployment`).  The texts
+the development token or a short one (:mod:`common.deployment`), and with
+Redis in use, with the development ``SHEBAO_REDIS_SECRET``.  The texts
 above reach the answers through slots set when a session starts
 (:mod:`actions.session`), so the operator's values are what residents read.
 
@@ -31,6 +35,7 @@ from typing import Mapping, Optional
 
 from common.deployment import require_production_secret
 from common.env import ConfigError, env_float, env_int, env_str
+from common.redis_storage import RedisSettings
 
 DEFAULT_BACKEND_URL = "http://127.0.0.1:5100"
 DEV_ACTIONS_TOKEN = "dev-actions-token"
@@ -101,6 +106,7 @@ class ActionSettings:
             (DEV_CLIENT_SECRET,),
             environ,
         )
+        RedisSettings.from_env(environ).check_for_production(environ)
 
 
 @lru_cache(maxsize=1)

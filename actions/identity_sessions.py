@@ -6,8 +6,15 @@ backend's access token after a correct code (for ``verified_ttl``).  Everything
 else about the inquiry — why it stopped, the masked phone, the results — is in
 slots, where stories, ``rasa test`` and staff can see it.
 
-State goes through a :class:`common.storage.Storage` (memory in one process; a
-shared implementation lets several action servers serve one conversation).
+State goes through a :class:`common.storage.Storage` under the ``identity``
+namespace: this process's memory by default, Redis when ``SHEBAO_REDIS_URL``
+is set (``common.redis_storage.storage_from_env``), so a verification started
+on one action server is completed on another.  The ID number has to wait
+there: the backend's ``/verification/check`` needs it with the code, and no
+token exists yet.  In Redis the keys are hashed and the values sealed, and
+the entry lives only as long as the code.  Lifetimes are wall-clock times,
+which every replica shares.  A storage that cannot be reached raises
+:class:`~common.storage.StorageUnavailable`; the inquiry then says "try later".
 """
 
 from __future__ import annotations
@@ -15,10 +22,12 @@ from __future__ import annotations
 import time
 from typing import Callable, Optional
 
-from common.storage import MemoryStorage, Storage
+from common.redis_storage import storage_from_env
+from common.storage import Storage
 
-_PENDING = "identity:pending:"
-_TOKEN = "identity:token:"
+NAMESPACE = "identity"
+_PENDING = "pending:"
+_TOKEN = "token:"
 
 
 class IdentitySessions:
@@ -27,12 +36,24 @@ class IdentitySessions:
     def __init__(
         self,
         storage: Optional[Storage] = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self._storage: Storage = (
-            storage if storage is not None else MemoryStorage(clock=clock)
-        )
+        self._given = storage
+        self._created: Optional[Storage] = None
         self._clock = clock
+
+    @property
+    def _storage(self) -> Storage:
+        """The given storage, else the environment's, chosen on first use (not at import)."""
+        if self._given is not None:
+            return self._given
+        if self._created is None:
+            self._created = storage_from_env(NAMESPACE)
+        return self._created
+
+    def reset(self) -> None:
+        """Choose the storage from the environment again on next use (for tests)."""
+        self._created = None
 
     def code_sent(self, sender_id: str, id_number: str, ttl: float) -> None:
         """A code went to ``id_number``'s phone; keep the number while the code is valid."""
@@ -55,6 +76,7 @@ class IdentitySessions:
         if not pending:
             return 0
         pending = {**pending, "wrong": pending["wrong"] + 1}
+        # Read-modify-write: Rasa's lock store serialises a conversation's turns.
         remaining = pending["until"] - self._clock()
         self._storage.set(key, pending, remaining)
         return int(pending["wrong"])

@@ -9,10 +9,16 @@ Secrets stay out of the tracker: slots hold only the masked ID number and
 :data:`actions.identity_sessions.SESSIONS`.  Every message is a response in
 ``domain.yml`` chosen by slots (``id_number_problem``, ``code_problem``,
 ``inquiry_outcome``) and the language.
+
+When the shared state (Redis) cannot be reached, the inquiry stops as it does
+for a backend that is down ("unavailable": try later, or 12333) before any
+code is sent; forgetting state that cannot be reached is only logged, since
+every entry expires by itself.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from datetime import date
@@ -47,6 +53,7 @@ from common.identity import (
     mask_id_number,
     normalize_id_number,
 )
+from common.storage import StorageUnavailable
 
 FORM_SLOTS = ["id_number", "verification_code"]
 FAILURE_SLOT = "inquiry_failure"
@@ -58,6 +65,8 @@ MASKED_CODE = "******"
 _CODE = re.compile(r"(?<![0-9])[0-9]{6}(?![0-9])")
 _DIGIT = re.compile(r"[0-9]")
 _FULL_WIDTH = str.maketrans("０１２３４５６７８９ＸｘＸ", "0123456789XxX")
+
+logger = logging.getLogger(__name__)
 
 _client: Optional[BackendClient] = None
 
@@ -104,9 +113,16 @@ class ValidateContributionInquiryForm(FormValidationAction):
         conversation."""
         # Already verified in this conversation, or the inquiry had to stop:
         # nothing to ask, the form ends and the records (or the reason) follow.
-        if SESSIONS.token(
-            tracker.sender_id, _channel(tracker), client_key(tracker)
-        ) or tracker.get_slot(FAILURE_SLOT):
+        # The shared state out of reach ends it too: action_fetch_contributions
+        # then finds it out of reach and says "try later".
+        try:
+            token = SESSIONS.token(
+                tracker.sender_id, _channel(tracker), client_key(tracker)
+            )
+        except StorageUnavailable:
+            _state_unavailable("required_slots")
+            return []
+        if token or tracker.get_slot(FAILURE_SLOT):
             return []
         # Started by a bare number that is no ID number (a code typed out of
         # context): no ID request; action_fetch_contributions says what it can do.
@@ -154,6 +170,14 @@ class ValidateContributionInquiryForm(FormValidationAction):
         if not is_valid_id_number(id_number):
             return {"id_number": None, "id_number_problem": "checksum"}
         try:
+            # A new number replaces any pending one; this also proves the
+            # state can be kept before the backend sends a code.
+            SESSIONS.forget_pending(tracker.sender_id)
+        except StorageUnavailable:
+            _state_unavailable("id_number")
+            _outcome("id_number", "unavailable")
+            return _stop("unavailable")
+        try:
             started = await backend().start_verification(
                 id_number, client_key=client_key(tracker)
             )
@@ -166,8 +190,13 @@ class ValidateContributionInquiryForm(FormValidationAction):
         except BackendError:
             _outcome("id_number", "unavailable")
             return _stop("unavailable")
+        try:
+            SESSIONS.code_sent(tracker.sender_id, id_number, ttl=started.expires_in)
+        except StorageUnavailable:
+            _state_unavailable("id_number")
+            _outcome("id_number", "unavailable")
+            return _stop("unavailable")
         _outcome("id_number", "code_sent")
-        SESSIONS.code_sent(tracker.sender_id, id_number, ttl=started.expires_in)
         return {
             "id_number": mask_id_number(id_number),
             "id_number_problem": None,
@@ -186,16 +215,25 @@ class ValidateContributionInquiryForm(FormValidationAction):
     ) -> Dict[Text, Any]:
         """Check the one-time code with the backend; only a confirmed code unlocks
         the records."""
-        sender_id = tracker.sender_id
         match = _CODE.search(str(slot_value or ""))
         if match is None:
             problem = None if _restated_question(tracker) else "format"
             return {"verification_code": None, "code_problem": problem}
+        try:
+            return await self._check_code(tracker, match.group(0))
+        except StorageUnavailable:
+            _state_unavailable("code")
+            _outcome("code", "unavailable")
+            return _stop("unavailable", "verification_code")
+
+    async def _check_code(self, tracker: Tracker, code: str) -> Dict[Text, Any]:
+        """The code's verdict; raises StorageUnavailable when the state is out of reach."""
+        sender_id = tracker.sender_id
         id_number = SESSIONS.pending_id_number(sender_id)
         if id_number is None:
             return _stop("code_expired", "verification_code")
         try:
-            token = await backend().check_code(id_number, match.group(0))
+            token = await backend().check_code(id_number, code)
         except WrongCode:
             if SESSIONS.wrong_code(sender_id) >= settings().max_wrong_codes:
                 SESSIONS.forget_pending(sender_id)
@@ -225,6 +263,19 @@ def _restated_question(tracker: Tracker) -> bool:
     """The message was a records question, not an attempt at a number."""
     intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
     return intent == "query_my_contributions"
+
+
+def _state_unavailable(step: str) -> None:
+    """Log that the shared state is out of reach (no sender id: it can be a credential)."""
+    logger.warning("inquiry.state_unavailable step=%s", step)
+
+
+def _forget_pending_quietly(sender_id: str, step: str) -> None:
+    """Forget the pending ID number; if the state is out of reach, it expires by itself."""
+    try:
+        SESSIONS.forget_pending(sender_id)
+    except StorageUnavailable:
+        _state_unavailable(step)
 
 
 def _outcome(step: str, outcome: str) -> None:
@@ -337,9 +388,13 @@ class ActionFetchContributions(Action):
         reset = _inquiry_reset()
         failure = tracker.get_slot(FAILURE_SLOT)
         if failure:
-            SESSIONS.forget_pending(sender_id)
+            _forget_pending_quietly(sender_id, "fetch")
             return reset + [SlotSet("inquiry_outcome", failure)]
-        token = SESSIONS.token(sender_id, _channel(tracker), client_key(tracker))
+        try:
+            token = SESSIONS.token(sender_id, _channel(tracker), client_key(tracker))
+        except StorageUnavailable:
+            _state_unavailable("fetch")
+            return reset + [SlotSet("inquiry_outcome", "unavailable")]
         if token is None:
             outcome = (
                 "number_unclear" if _stray_number(tracker) else "verification_expired"
@@ -358,7 +413,10 @@ class ActionFetchContributions(Action):
             else:
                 slots = overview_slots(await self._all_years(token), language)
         except TokenRejected:
-            SESSIONS.forget_token(sender_id)
+            try:
+                SESSIONS.forget_token(sender_id)
+            except StorageUnavailable:
+                _state_unavailable("fetch")
             return reset + [SlotSet("inquiry_outcome", "verification_expired")]
         except BackendError:
             # Unavailable, slow, or a request the backend refused: never a crash.
@@ -396,5 +454,5 @@ class ActionResetInquiry(Action):
         domain: DomainDict,
     ) -> List[EventType]:
         """Drop the inquiry state so a new ID number can be checked from scratch."""
-        SESSIONS.forget_pending(tracker.sender_id)
+        _forget_pending_quietly(tracker.sender_id, "reset")
         return _inquiry_reset()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import List, Text
 
 from rasa_sdk import Action, Tracker
@@ -17,6 +18,9 @@ from rasa_sdk.types import DomainDict
 
 from actions.config import settings
 from actions.identity_sessions import SESSIONS
+from common.storage import StorageUnavailable
+
+logger = logging.getLogger(__name__)
 
 # What a resident said about themselves that a new session may remember. The
 # inquiry's results (paid months, arrears) never carry over: a new session
@@ -73,6 +77,10 @@ class ActionEndChat(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         """End the chat: forget verification and slots, but keep the user's language."""
-        SESSIONS.end(tracker.sender_id)
+        try:
+            SESSIONS.end(tracker.sender_id)
+        except StorageUnavailable:
+            # Out of reach: the token expires by itself (SHEBAO_VERIFIED_TTL).
+            logger.warning("end_chat.state_unavailable")
         language = tracker.get_slot("language")
         return [AllSlotsReset(), SlotSet("language", language), *operator_slots()]

@@ -1,10 +1,15 @@
-"""The storage seam for process state that must expire: ``get`` / ``set(ttl)`` / ``delete``.
+"""The storage seam for process state that must expire: ``get`` / ``set(ttl)`` /
+``add(ttl)`` / ``delete``.
 
 Modelled on wechatpy's ``SessionStorage``.  Identity sessions (action server),
 WeChat de-duplication and WeChat per-user memory (Rasa server) all keep their
 state through a :class:`Storage`; :class:`MemoryStorage` is the implementation
-for one process, and a shared one (Redis) can replace it without touching the
-callers.  Keys are strings; callers prefix them with their own namespace.
+for one process, and :class:`common.redis_storage.RedisStorage` the one shared
+by replicas (``common.redis_storage.storage_from_env`` picks one).  Keys are
+strings within the caller's namespace; values are JSON-serialisable.
+
+A shared implementation can fail: it then raises :class:`StorageUnavailable`
+(never its client's own exceptions), and each caller decides how to degrade.
 """
 
 from __future__ import annotations
@@ -12,6 +17,10 @@ from __future__ import annotations
 import heapq
 import time
 from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
+
+
+class StorageUnavailable(RuntimeError):
+    """The shared storage cannot be reached (or answered garbage); try again later."""
 
 
 class Storage(Protocol):
@@ -22,6 +31,13 @@ class Storage(Protocol):
 
     def set(self, key: str, value: Any, ttl: float) -> None:
         """Store ``value`` at ``key`` for ``ttl`` seconds (replacing what was there)."""
+
+    def add(self, key: str, value: Any, ttl: float) -> bool:
+        """Store ``value`` only if ``key`` holds nothing live; whether it did.
+
+        Atomic: of several callers (processes, with a shared storage) adding
+        the same key, exactly one gets ``True``.
+        """
 
     def delete(self, key: str) -> None:
         """Forget ``key`` (no error when absent)."""
@@ -62,6 +78,13 @@ class MemoryStorage:
         heapq.heappush(self._deadlines, (deadline, key))
         while len(self._items) > self.max_entries:
             self._pop_earliest()
+
+    def add(self, key: str, value: Any, ttl: float) -> bool:
+        """Store ``value`` unless ``key`` is live (one event loop: no race)."""
+        if ttl <= 0 or self.get(key) is not None:
+            return False
+        self.set(key, value, ttl)
+        return True
 
     def delete(self, key: str) -> None:
         """Forget ``key``; a missing key is not an error."""

@@ -19,7 +19,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # The contribution backend on a local port (SQLite and PostgreSQL), for the
 # backend's own tests and the inquiry actions' tests alike.
 # The WeChat channel in process (tests/channels/wechat, tests/security).
-pytest_plugins = ["tests.support.backend_fixtures", "tests.support.wechat_fixtures"]
+# Redis on 127.0.0.1:6379 under a random key prefix (shared state, lock store).
+pytest_plugins = [
+    "tests.support.backend_fixtures",
+    "tests.support.wechat_fixtures",
+    "tests.support.redis_fixtures",
+]
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,10 @@
   widget's server) never import the backend or each other's internals;
 - ``console`` (the staff review console) imports only ``common`` and nothing
   of Rasa: it reads the tracker store's tables, not Rasa's code;
-- ``tools`` (launcher, developer CLIs) may use everything.
+- ``tools`` (launcher, developer CLIs) may use everything;
+- the Redis client is imported in one place, the storage seam's Redis side
+  (``common/redis_storage.py``): everything else reaches Redis through it, so
+  what a deployable writes there is always hashed and sealed.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ FORBIDDEN_LIBRARIES: Dict[str, Set[str]] = {
     "web": {"rasa", "rasa_sdk", "sqlalchemy"},
     "console": {"rasa", "rasa_sdk"},
 }
+
+# third-party module -> the only files of ours that may import it
+ONLY_IN: Dict[str, Set[str]] = {"redis": {"common/redis_storage.py"}}
 
 
 def imports(package: str) -> Iterator[Tuple[Path, str]]:
@@ -71,7 +77,20 @@ def test_package_does_not_depend_on_frameworks_it_does_not_run_on(package: str) 
     assert wrong == []
 
 
+@pytest.mark.parametrize("module", sorted(ONLY_IN))
+def test_a_confined_library_is_imported_only_where_it_belongs(module: str) -> None:
+    wrong = sorted(
+        f"{path.relative_to(REPO_ROOT)} imports {module}"
+        for package in sorted(OURS - {"tools"})
+        for path, imported in imports(package)
+        if imported == module
+        and path.relative_to(REPO_ROOT).as_posix() not in ONLY_IN[module]
+    )
+    assert wrong == []
+
+
 def test_the_graph_check_sees_imports() -> None:
     """Guard the guard: the walker finds the imports it should."""
     found = {module for _, module in imports("actions")}
     assert {"rasa_sdk", "common"} <= found
+    assert "redis" in {module for _, module in imports("common")}

@@ -37,11 +37,18 @@ SECRETS_BY_DEPLOYMENT = {
         "SHEBAO_REST_API_KEY",
         "SHEBAO_ACTIONS_TOKEN",
         "SHEBAO_TRACKER_URL",
+        "SHEBAO_REDIS_URL",
+        "SHEBAO_REDIS_SECRET",
         "WECHAT_TOKEN",
         "WECHAT_APP_SECRET",
         "WECHAT_ENCODING_AES_KEY",
     },
-    "actions": {"SHEBAO_ACTIONS_TOKEN", "SHEBAO_BACKEND_CLIENT_SECRET"},
+    "actions": {
+        "SHEBAO_ACTIONS_TOKEN",
+        "SHEBAO_BACKEND_CLIENT_SECRET",
+        "SHEBAO_REDIS_URL",
+        "SHEBAO_REDIS_SECRET",
+    },
     "backend": {
         "BACKEND_SECRET",
         "BACKEND_ADMIN_TOKEN",
@@ -165,7 +172,7 @@ def test_the_secret_list_covers_every_secret_the_code_reads() -> None:
 def test_placeholders_only() -> None:
     for secret in _by_kind("Secret").values():
         for key, value in secret["stringData"].items():
-            assert "CHANGE-ME" in value or key == "SHEBAO_REDIS_HOST", key
+            assert "CHANGE-ME" in value, key
 
 
 def test_configmap_uses_the_local_variable_names_and_holds_no_secret() -> None:

@@ -83,7 +83,7 @@ def test_replay_records_live_as_long_as_the_timestamp_window() -> None:
     wechat = WeChatCallbacks("http://unused", TOKEN, APP_ID)
     params, body = wechat.signed(wechat.text(new_openid(), "hi"))
     protocol.open_request(params, body)
-    key = f"wechat:replay:{params['timestamp']}:{params['nonce']}"
+    key = f"replay:{params['timestamp']}:{params['nonce']}"
     assert storage.get(key) is not None  # sha256 of the body, for the window
     now[0] = 600  # a timestamp 300 s ahead stays acceptable until 300 s behind
     with pytest.raises(RequestRejected) as info:

@@ -1,6 +1,6 @@
 """A TCP forwarder on a free loopback port, to take a shared service "down".
 
-The tests must not stop the shared RabbitMQ; instead clients connect through
+The tests must not stop the shared RabbitMQ, Redis or Rasa; instead clients connect through
 this proxy, and ``stop()`` closes the listening socket and every forwarded
 connection (what clients see when the broker goes away), ``start()`` opens the
 same port again.  It runs its own event loop in a thread, so it works for
@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from typing import Optional, Set
+from typing import Any, Optional, Set
 
 
 def free_port() -> int:
@@ -33,6 +33,17 @@ class TcpProxy:
         self._thread.start()
         self._server: Optional[asyncio.AbstractServer] = None
         self._writers: Set[asyncio.StreamWriter] = set()
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>``, for HTTP clients."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> "TcpProxy":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     def _run(self, coroutine):  # type: ignore[no-untyped-def]
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(10)

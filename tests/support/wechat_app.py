@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import itertools
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Dict, List, Optional
+from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Sequence
 
 import aiohttp
 from rasa.core.channels.channel import UserMessage
@@ -23,6 +23,7 @@ from sanic import Sanic
 
 from bot.channels.wechat.channel import WeChatInput
 from bot.channels.wechat.config import WeChatSettings
+from common.storage import Storage
 from tests.support.fake_wechat import WeChatCallbacks
 from tools.devstack import free_port
 
@@ -139,8 +140,27 @@ class Served:
     http: aiohttp.ClientSession
 
     def job(self, key: str) -> Any:
-        """The dedup job stored for ``key`` (``Incoming.dedup_key``)."""
-        return self.channel.storage.get("wechat:dedup:" + key)
+        """This replica's dedup job for ``key`` (``Incoming.dedup_key``)."""
+        return self.channel.jobs.job(key)
+
+
+@contextlib.asynccontextmanager
+async def served_replicas(
+    api_base_url: str, storages: Sequence[Storage], **overrides: Any
+) -> AsyncIterator[List[Served]]:
+    """One served channel per storage (replicas when they share one), each with
+    its own fake Rasa and one HTTP session between them."""
+    async with contextlib.AsyncExitStack() as stack:
+        http = await stack.enter_async_context(aiohttp.ClientSession())
+        replicas = []
+        for storage in storages:
+            settings = channel_settings(api_base_url, **overrides)
+            channel = WeChatInput(settings, storage=storage)
+            rasa = FakeRasa()
+            url = await stack.enter_async_context(serve_channel(channel, rasa))
+            callbacks = WeChatCallbacks(url, TOKEN, APP_ID, AES_KEY)
+            replicas.append(Served(channel, rasa, callbacks, http))
+        yield replicas
 
 
 @contextlib.asynccontextmanager

@@ -2,12 +2,10 @@
 
 - :class:`Process`: a subprocess in its own process group with a health URL;
 - :class:`FakeRasa`: ``fake_rasa.py`` on a fixed port (stop and start again);
-- :class:`TcpProxy`: a cuttable TCP forwarder in front of the real Rasa.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
@@ -16,7 +14,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -139,56 +136,3 @@ class FakeRasa:
 
     def stop(self) -> None:
         self.process.stop()
-
-
-# ------------------------------------------------------------------- proxy
-class TcpProxy:
-    """A TCP forwarder on a fixed local port that can be cut and restored.
-
-    Stands between the browser and the real Rasa server so a test can make
-    "the server" go away (connections dropped, new ones refused) and come
-    back on the same address, without touching the shared assistant stack.
-    """
-
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._server: Optional[asyncio.AbstractServer] = None
-        self._writers: List[asyncio.StreamWriter] = []
-
-    async def start(self) -> "TcpProxy":
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
-        return self
-
-    async def stop(self) -> None:
-        """Refuse new connections and drop the open ones, like a dead server."""
-        if self._server is not None:
-            self._server.close()
-            with suppress(Exception):
-                await self._server.wait_closed()
-            self._server = None
-        for writer in self._writers:
-            writer.close()
-        self._writers.clear()
-
-    async def _handle(
-        self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter
-    ) -> None:
-        try:
-            server_r, server_w = await asyncio.open_connection(*self.target)
-        except OSError:
-            client_w.close()
-            return
-        self._writers += [client_w, server_w]
-
-        async def pipe(
-            reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-        ) -> None:
-            with suppress(Exception):
-                while chunk := await reader.read(65536):
-                    writer.write(chunk)
-                    await writer.drain()
-            writer.close()
-
-        await asyncio.gather(pipe(client_r, server_w), pipe(server_r, client_w))

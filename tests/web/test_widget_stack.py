@@ -20,7 +20,8 @@ from playwright.async_api import expect
 
 from backend.demo import DEMO_ID_NUMBER
 from tests.support.stack import latest_code
-from tests.web.servers import REPO_ROOT, TcpProxy
+from tests.support.tcp_proxy import TcpProxy
+from tests.web.servers import REPO_ROOT
 from tests.web.widget_page import CJK, Widget
 from tools.devstack import Stack
 
@@ -181,7 +182,7 @@ async def test_reconnecting_when_the_server_goes_away(
     # The browser reaches Rasa through a proxy we can cut, so the shared stack
     # keeps running for the other tests.
     rasa = urlsplit(stack.rasa_url)
-    proxy = await TcpProxy(rasa.hostname or "127.0.0.1", rasa.port or 80).start()
+    proxy = TcpProxy(rasa.hostname or "127.0.0.1", rasa.port or 80).start()
     try:
         # a page origin the stack's SHEBAO_CORS_ORIGINS allows (tests/support/stack.py)
         web_url = start_web_server(proxy.url, stack.spare_web_port)
@@ -193,7 +194,7 @@ async def test_reconnecting_when_the_server_goes_away(
         await widget.send(QUESTION_ZH)
         await widget.chip("城镇户口")
 
-        await proxy.stop()
+        proxy.stop()
         await expect(widget.banner).to_have_text(
             "连接已断开，正在重新连接…", timeout=15_000
         )
@@ -204,7 +205,7 @@ async def test_reconnecting_when_the_server_goes_away(
         await expect(widget.chips.filter(has_text="农业户口")).to_be_disabled()
         await widget.screenshot(artifacts, "stack-8-reconnecting")
 
-        await proxy.start()
+        proxy.start()
         await widget.wait_online(timeout=30_000)
         await expect(widget.banner).to_be_hidden()
         # The conversation goes on where it was: the form still wants an answer.
@@ -213,7 +214,7 @@ async def test_reconnecting_when_the_server_goes_away(
         await expect(guidance).to_contain_text("村委会")
         await widget.screenshot(artifacts, "stack-9-recovered")
     finally:
-        await proxy.stop()
+        proxy.close()
 
 
 async def test_end_chat_feedback_is_stored_and_a_new_chat_needs_a_new_code(

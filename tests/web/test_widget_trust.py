@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import expect
 
-from tests.web.servers import TcpProxy
+from tests.support.tcp_proxy import TcpProxy
 from tests.web.widget_page import Widget
 
 ID = "330102199003071235"
@@ -291,7 +291,7 @@ async def test_typing_is_announced_once(browser, fake_rasa, start_web_server):
 async def test_long_outage_gives_the_hotline(
     browser, fake_rasa, start_web_server, partner_site, artifacts: Path
 ):
-    proxy = await TcpProxy("127.0.0.1", fake_rasa.port).start()
+    proxy = TcpProxy("127.0.0.1", fake_rasa.port).start()
     try:
         web_url = start_web_server(fake_rasa.url)
         url = partner_site(
@@ -303,7 +303,7 @@ async def test_long_outage_gives_the_hotline(
         await page.goto(url)
         widget = Widget(page)
         await widget.wait_online()
-        await proxy.stop()
+        proxy.stop()
         await expect(widget.banner).to_have_text(
             "连接已断开，正在重新连接…", timeout=15_000
         )
@@ -314,9 +314,9 @@ async def test_long_outage_gives_the_hotline(
         )
         await expect(page.get_by_role("status")).to_contain_text("12333")
         await widget.screenshot(artifacts, "trust-outage")
-        await proxy.start()
+        proxy.start()
         await widget.wait_online(timeout=30_000)
         await expect(widget.banner).to_be_hidden()
         await expect(widget.container).to_have_attribute("data-outage", "false")
     finally:
-        await proxy.stop()
+        proxy.close()

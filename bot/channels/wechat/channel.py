@@ -15,11 +15,13 @@ answers within the reply budget (4.5 s by default; WeChat gives up after 5 s),
 the answer goes back as a passive XML reply; otherwise the channel answers
 ``success`` at once and delivers the answer through the customer-service API
 (:mod:`bot.channels.wechat.api`).  WeChat's retries of the same message share
-the first processing (:mod:`bot.channels.wechat.dedup`).  Settings:
-:mod:`bot.channels.wechat.config`; outside ``SHEBAO_ENV=development`` the
-channel refuses to start with development secrets or without safe mode.
-Replay guard, dedup and per-user memory share one
-:class:`common.storage.Storage` (in-process by default).
+the first processing (:mod:`bot.channels.wechat.dedup`), on whichever Rasa
+replica they arrive.  Settings: :mod:`bot.channels.wechat.config`; outside
+``SHEBAO_ENV=development`` the channel refuses to start with development
+secrets or without safe mode.  Replay guard, dedup and per-user memory share
+one :class:`common.storage.Storage` in the ``wechat`` namespace: this
+process's memory, or Redis with ``SHEBAO_REDIS_URL``
+(:func:`common.redis_storage.storage_from_env`).
 """
 
 from __future__ import annotations
@@ -46,8 +48,13 @@ from bot.channels.wechat.api import (
     WeChatCustomerServiceOutput,
 )
 from bot.channels.wechat.config import WeChatSettings
-from bot.channels.wechat.constants import CHANNEL_NAME, SUCCESS, sender_id_of
-from bot.channels.wechat.dedup import Deduplicator, Job
+from bot.channels.wechat.constants import (
+    CHANNEL_NAME,
+    STORAGE_NAMESPACE,
+    SUCCESS,
+    sender_id_of,
+)
+from bot.channels.wechat.dedup import Deduplicator, Followed, Job
 from bot.channels.wechat.memory import UserMemory
 from bot.channels.wechat.menu import load_menu
 from bot.channels.wechat.protocol import (
@@ -68,7 +75,8 @@ from bot.channels.wechat.render import (
 )
 from common.language import detect_language
 from common.redaction import redact_text
-from common.storage import MemoryStorage, Storage
+from common.redis_storage import storage_from_env
+from common.storage import Storage
 from common.text import clean_user_text
 
 logger = logging.getLogger(__name__)
@@ -133,7 +141,9 @@ class WeChatInput(InputChannel):
     ) -> None:
         self.settings = settings or WeChatSettings.load()
         mode = self.settings.require_deployable()  # WeChatConfigError if unsafe
-        self.storage: Storage = storage if storage is not None else MemoryStorage()
+        self.storage: Storage = (
+            storage if storage is not None else storage_from_env(STORAGE_NAMESPACE)
+        )
         self.protocol = WeChatProtocol(self.settings, self.storage)
         self.api = WeChatApiClient(
             self.settings.api_base_url,
@@ -202,8 +212,15 @@ class WeChatInput(InputChannel):
                 incoming.msg_type,
                 f"/{incoming.event}" if incoming.event else "",
                 incoming.dedup_key,
-                "first" if first else f"retry#{job.requests - 1}",
+                "first"
+                if first
+                else f"retry#{job.requests - 1}"
+                + (
+                    " (claimed by another replica)" if isinstance(job, Followed) else ""
+                ),
             )
+            if isinstance(job, Followed):
+                return await self._answer_followed(job, incoming, params, started)
             return await self._answer(job, incoming, params, started)
 
         @webhook.listener("after_server_stop")
@@ -267,15 +284,40 @@ class WeChatInput(InputChannel):
         if job.task.done() and in_time:
             joined = job.task.result().joined  # _process never raises
             if len(joined.encode("utf-8")) <= self.settings.max_reply_bytes:
-                job.passive = True
+                self.jobs.chose_passive(job, joined)
                 return self._passive_reply(job, incoming, params)
         self._defer(job, incoming.openid)
+        return response.text(SUCCESS)
+
+    async def _answer_followed(
+        self,
+        job: Followed,
+        incoming: Incoming,
+        params: SignedParams,
+        started: float,
+    ) -> HTTPResponse:
+        """A retry of a message another replica runs: its passive text, else ``success``.
+
+        The owner delivers a deferred answer, so nothing is delivered from here.
+        """
+        remaining = self.settings.reply_budget_seconds - (time.monotonic() - started)
+        if not job.decision.done() and remaining > 0:
+            await asyncio.wait({job.decision}, timeout=remaining)
+        in_time = time.monotonic() - started <= self.settings.reply_budget_seconds
+        if in_time and job.decision.done() and not job.decision.cancelled():
+            text = job.decision.result()
+            if text:
+                return self._passive_text(text, incoming, params)
         return response.text(SUCCESS)
 
     def _passive_reply(
         self, job: Job[RenderedReply], incoming: Incoming, params: SignedParams
     ) -> HTTPResponse:
-        text = job.task.result().joined
+        return self._passive_text(job.task.result().joined, incoming, params)
+
+    def _passive_text(
+        self, text: str, incoming: Incoming, params: SignedParams
+    ) -> HTTPResponse:
         if not text:  # nothing to say (e.g. unsubscribe)
             return response.text(SUCCESS)
         xml = self.protocol.render_reply(incoming, text, params)
@@ -286,7 +328,7 @@ class WeChatInput(InputChannel):
         """Hand the job's answer to the customer-service API (once)."""
         if job.decided:
             return
-        job.deferred = True
+        self.jobs.chose_deferred(job)
         job.delivery = asyncio.ensure_future(self._deliver(job, openid))
         job.delivery.add_done_callback(lambda _: self.jobs.keep(job))
 

@@ -16,11 +16,14 @@ DEFAULT_LANGUAGE = ZH
 SENDER_PREFIX = f"{CHANNEL_NAME}:"
 SUCCESS = "success"  # WeChat's "received, no passive reply" answer
 
-# Namespaces of the channel's keys in the storage seam (common.storage).
-DEDUP_NAMESPACE = "wechat:dedup:"
-BUTTONS_NAMESPACE = "wechat:buttons:"
-LANGUAGE_NAMESPACE = "wechat:lang:"
-REPLAY_NAMESPACE = "wechat:replay:"
+# The channel's namespace in the storage seam (common.storage; in Redis,
+# SHEBAO_REDIS_PREFIX + "wechat:"), and its kinds of keys within it.
+STORAGE_NAMESPACE = CHANNEL_NAME
+DEDUP_NAMESPACE = "dedup:"
+REPLY_NAMESPACE = "reply:"
+BUTTONS_NAMESPACE = "buttons:"
+LANGUAGE_NAMESPACE = "lang:"
+REPLAY_NAMESPACE = "replay:"
 
 
 def sender_id_of(openid: str) -> str:

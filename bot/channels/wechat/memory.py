@@ -1,24 +1,42 @@
 """Per-user memory of the WeChat channel: the last reply's buttons and the language.
 
 The state goes through the storage seam (:class:`common.storage.Storage`,
-:class:`~common.storage.MemoryStorage` by default) under the namespaces
-``wechat:buttons:`` and ``wechat:lang:``.  With the in-process default each
-Sanic worker has its own memory, which is why the channel is meant to run with
-one worker (Rasa's default) unless a shared storage is plugged in.
+:class:`~common.storage.MemoryStorage` by default) under the keys
+``buttons:<OpenID>`` and ``lang:<OpenID>`` of the channel's namespace.  With
+the in-process default each Sanic worker has its own memory, which is why the
+channel is meant to run with one worker (Rasa's default) unless a shared
+storage (Redis, ``SHEBAO_REDIS_URL``) is plugged in.
+
+A shared storage out of reach costs only convenience: a typed number is sent
+to Rasa as typed, and the language is the default until Redis is back.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+import logging
+from typing import Any, Callable, Dict, List, Optional, TypeVar
 
 from bot.channels.wechat.constants import (
     BUTTONS_NAMESPACE,
     DEFAULT_LANGUAGE,
     LANGUAGE_NAMESPACE,
 )
-from common.storage import MemoryStorage, Storage
+from common.storage import MemoryStorage, Storage, StorageUnavailable
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 DEFAULT_LANGUAGE_TTL_SECONDS = 7 * 24 * 3600.0
+
+
+def _or(fallback: T, call: Callable[[], T]) -> T:
+    """``call()``, or ``fallback`` with a warning when the storage is out of reach."""
+    try:
+        return call()
+    except StorageUnavailable:
+        logger.warning("wechat.memory.storage_unavailable")
+        return fallback
 
 
 class UserMemory:
@@ -38,13 +56,13 @@ class UserMemory:
         """Keep the options just shown; a reply without options forgets old ones."""
         key = BUTTONS_NAMESPACE + openid
         if buttons:
-            self.storage.set(key, list(buttons), self.buttons_ttl)
+            _or(None, lambda: self.storage.set(key, list(buttons), self.buttons_ttl))
         else:
-            self.storage.delete(key)
+            _or(None, lambda: self.storage.delete(key))
 
     def button(self, openid: str, number: int) -> Optional[Dict[str, Any]]:
         """The button numbered ``number`` (1-based) in the last reply, if any."""
-        buttons = self.storage.get(BUTTONS_NAMESPACE + openid) or []
+        buttons = _or(None, lambda: self.storage.get(BUTTONS_NAMESPACE + openid)) or []
         if 1 <= number <= len(buttons):
             return dict(buttons[number - 1])
         return None
@@ -52,9 +70,10 @@ class UserMemory:
     def remember_language(self, openid: str, language: Optional[str]) -> None:
         """Keep the user's language, so the numbered options are rendered in it."""
         if language:
-            self.storage.set(LANGUAGE_NAMESPACE + openid, language, self.language_ttl)
+            key = LANGUAGE_NAMESPACE + openid
+            _or(None, lambda: self.storage.set(key, language, self.language_ttl))
 
     def language(self, openid: str) -> str:
         """The language last seen for this user, or the default."""
-        value = self.storage.get(LANGUAGE_NAMESPACE + openid)
+        value = _or(None, lambda: self.storage.get(LANGUAGE_NAMESPACE + openid))
         return value if isinstance(value, str) and value else DEFAULT_LANGUAGE

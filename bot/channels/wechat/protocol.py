@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -34,7 +35,9 @@ from wechatpy.utils import WeChatSigner
 
 from bot.channels.wechat.config import WeChatSettings
 from bot.channels.wechat.constants import REPLAY_NAMESPACE
-from common.storage import MemoryStorage, Storage
+from common.storage import MemoryStorage, Storage, StorageUnavailable
+
+logger = logging.getLogger(__name__)
 
 # Byte patterns that no genuine WeChat message contains.  Refusing them before
 # parsing closes XXE, entity expansion ("billion laughs") and DTD tricks at once.
@@ -118,6 +121,8 @@ class WeChatProtocol:
     ) -> None:
         self.settings = settings
         self.storage: Storage = storage if storage is not None else MemoryStorage()
+        # Guards replays in this process while a shared storage is out of reach.
+        self._fallback = MemoryStorage()
         self._crypto: Optional[WeChatCrypto] = None
         if settings.safe_mode:
             self._crypto = WeChatCrypto(
@@ -197,15 +202,20 @@ class WeChatProtocol:
 
         A WeChat retry of the same message repeats the body and passes (the
         deduplicator then shares the first processing).  Entries live as long
-        as the timestamp window can accept the URL.
+        as the timestamp window can accept the URL.  The first sight of a URL
+        is an atomic ``add``, so replicas sharing a storage guard together;
+        with the storage out of reach, this process's memory guards alone.
         """
         key = f"{REPLAY_NAMESPACE}{params.timestamp}:{params.nonce}"
         digest = hashlib.sha256(body).hexdigest()
-        seen = self.storage.get(key)
-        if seen is None:
-            ttl = 2 * self.settings.timestamp_tolerance + 1
-            self.storage.set(key, digest, ttl)
-        elif not _same(str(seen), digest):
+        ttl = 2 * self.settings.timestamp_tolerance + 1
+        try:
+            seen = None if self.storage.add(key, digest, ttl) else self.storage.get(key)
+        except StorageUnavailable:
+            logger.warning("wechat.replay_guard.storage_unavailable: guarding locally")
+            fallback = self._fallback
+            seen = None if fallback.add(key, digest, ttl) else fallback.get(key)
+        if seen is not None and not _same(str(seen), digest):
             raise RequestRejected(
                 403,
                 "replayed_request",

@@ -29,10 +29,10 @@ async def test_each_key_starts_once() -> None:
     assert len(started) == 2
 
 
-async def test_jobs_are_namespaced_and_outlive_their_ttl_while_running() -> None:
+async def test_claims_are_shared_and_jobs_outlive_their_ttl_while_running() -> None:
     now = [0.0]
-    storage = MemoryStorage(clock=lambda: now[0])
-    jobs: Deduplicator[str] = Deduplicator(ttl=10, storage=storage)
+    jobs: Deduplicator[str] = Deduplicator(ttl=10, storage=MemoryStorage())
+    jobs.local = MemoryStorage(clock=lambda: now[0])
     gate = asyncio.Event()
 
     async def work() -> str:
@@ -40,7 +40,8 @@ async def test_jobs_are_namespaced_and_outlive_their_ttl_while_running() -> None
         return "done"
 
     job, _ = jobs.claim("msg:oA:1", work)
-    assert storage.get("wechat:dedup:msg:oA:1") is job
+    assert jobs.storage.get("dedup:msg:oA:1") == "running"  # the shared claim
+    assert jobs.job("msg:oA:1") is job
     now[0] = 5
     gate.set()
     await job.task
@@ -48,6 +49,4 @@ async def test_jobs_are_namespaced_and_outlive_their_ttl_while_running() -> None
     now[0] = 14  # 14 s after the claim, 9 s after the turn ended: still known
     assert jobs.claim("msg:oA:1", work) == (job, False)
     now[0] = 16
-    fresh, new = jobs.claim("msg:oA:1", work)
-    assert new and fresh is not job
-    await fresh.task
+    assert jobs.job("msg:oA:1") is None

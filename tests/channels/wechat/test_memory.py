@@ -38,8 +38,8 @@ def test_state_lives_in_the_storage_under_namespaced_keys_and_expires() -> None:
     memory = UserMemory(buttons_ttl=10, language_ttl=100, storage=storage)
     memory.remember_buttons("oUser", RESIDENCY)
     memory.remember_language("oUser", "en")
-    assert storage.get("wechat:buttons:oUser") == RESIDENCY
-    assert storage.get("wechat:lang:oUser") == "en"
+    assert storage.get("buttons:oUser") == RESIDENCY
+    assert storage.get("lang:oUser") == "en"
     now[0] = 11  # the buttons' lifetime is over, the language's is not
     assert memory.button("oUser", 1) is None
     assert memory.language("oUser") == "en"
