@@ -153,8 +153,11 @@ def check_conversation(
     if turns and "replies" not in turns[-1]:
         # a resident gives up its conversation at the first failed turn
         uncertain = str(turns[-1].get("text"))
-    if record.get("pending") is not None:
-        report.interrupted += 1
+    if record.get("pending") is not None:  # sent; no answer ever came back
+        if record.get("outcome") == "interrupted":
+            report.interrupted += 1  # by the end of the run
+        else:
+            report.failed_turns += 1
         uncertain = str(record["pending"])
     report.turns_sent += len(turns) + (1 if record.get("pending") is not None else 0)
     if events is None:

@@ -4,8 +4,8 @@ Each Locust user is a resident: it picks one of the scripted guidance
 conversations (``bench/load_conversations.py``, Chinese and English), takes a
 sender id of its own (letters only, ``tests/support/ids.py``, so the tracker
 store keeps it verbatim as ``rest:<sender>``) and sends one turn per Locust
-task, with a random think time between turns.  When the conversation is over
-the next resident (a new sender id) takes its place.
+task, each after a random think time of up to ``--think-time`` seconds.  When
+the conversation is over the next resident (a new sender id) takes its place.
 
 Every conversation is appended to ``--transcripts`` as one JSON line: the
 sender, the texts sent and the replies received, in order, and how it ended
@@ -33,8 +33,11 @@ import random
 import time
 from typing import IO, Any, Dict, List, Optional
 
+import gevent
 from locust import FastHttpUser, events, task
 from locust.env import Environment
+from locust.exception import StopUser
+from locust.user.task import LOCUST_STATE_STOPPING
 
 from bench.load_conversations import RESIDENT_CONVERSATIONS
 from tests.support.ids import random_tag, sender_id
@@ -117,10 +120,22 @@ class Resident(FastHttpUser):
     connection_timeout = 10.0
 
     def wait_time(self) -> float:
-        """A think time between two turns, up to ``--think-time`` seconds."""
+        """No wait between tasks: the think time is slept inside :meth:`turn`.
+
+        Locust kills a user it finds waiting when the run ends, and that kill
+        lands after the user may already have woken and sent its next request
+        (gevent delivers it later); a sleep inside the task is only ever left
+        through the stop check below, before anything is sent.
+        """
+        return 0.0
+
+    def _think(self) -> None:
         options = self.environment.parsed_options
         most = float(getattr(options, "think_time", 1.0)) if options else 1.0
-        return random.uniform(0.0, max(0.0, most))
+        if most > 0:
+            gevent.sleep(random.uniform(0.0, most))
+        if self._state == LOCUST_STATE_STOPPING:
+            raise StopUser()
 
     def on_start(self) -> None:
         """Start the first conversation."""
@@ -151,6 +166,11 @@ class Resident(FastHttpUser):
     @task
     def turn(self) -> None:
         """Send the next text of the conversation; record it and the replies."""
+        if self.pending is not None:
+            # the last turn raised (Locust logged it): its outcome is unknown
+            self._finish("failed")
+            self._begin()
+        self._think()
         turns: List[Dict[str, Any]] = self.record["turns"]
         text = self.script[len(turns)]
         self.pending = text

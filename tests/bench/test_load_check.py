@@ -281,6 +281,17 @@ def test_a_turn_in_flight_at_the_end_may_be_stored(
     assert (report.interrupted, report.unconfirmed_stored) == (1, 1)
 
 
+def test_a_turn_that_raised_in_the_resident_fails_the_run(
+    store: RedactingSQLTrackerStore, tmp_path: Path
+) -> None:
+    record = converse(store, sender_id(f"load-{random_tag(8)}"), ENGLISH)
+    record["turns"].pop()
+    record.update(outcome="failed", pending="bye")  # an exception, not the end
+    report = check_run(write(tmp_path / "t.jsonl", [record]), str(store.engine.url))
+    assert report.mismatches == []
+    assert (report.failed_turns, report.interrupted, report.ok) == (1, 0, False)
+
+
 def test_two_conversations_under_one_sender_id_are_refused(
     run: Any, tmp_path: Path
 ) -> None:
