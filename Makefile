@@ -11,6 +11,9 @@ PIPELINE := $(VAR)/spacy/zh_shebao/shebao.fingerprint
 MODELS   := $(VAR)/models
 MODEL    := $(MODELS)/.trained
 REPORTS  := $(VAR)/reports
+# Locust runs from its own environment (bench/locust-constraints.txt), as a subprocess.
+LOCUST_VENV := $(VAR)/locust-venv
+LOCUST   := $(LOCUST_VENV)/bin/locust
 PY_PACKAGES := bot actions backend common web tools console
 # Rasa reads data/ recursively (data/nlu/<topic>.yml, data/rules/..., data/stories/...).
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') $(PIPELINE) $(wildcard bot/nlu/*.py) bot/metrics.py
@@ -44,6 +47,20 @@ $(INSTALLED): requirements.in constraints.txt scripts/find-python.sh
 
 .PHONY: install
 install: $(INSTALLED) ## Create the virtual environment and install pinned dependencies
+
+$(LOCUST): bench/locust-constraints.txt scripts/find-python.sh
+	@mkdir -p $(VAR)
+	@if [ ! -x $(LOCUST_VENV)/bin/python ]; then \
+	  py=$$(scripts/find-python.sh) || exit 1; \
+	  echo ">> creating Locust's virtual environment with $$py"; \
+	  "$$py" -m venv $(LOCUST_VENV); \
+	fi
+	$(LOCUST_VENV)/bin/python -m pip install --progress-bar off --upgrade pip==24.3.1
+	$(LOCUST_VENV)/bin/python -m pip install --progress-bar off locust -c bench/locust-constraints.txt
+	@touch $@
+
+.PHONY: locust-venv
+locust-venv: $(LOCUST) ## Locust in its own virtual environment (var/locust-venv), for the load tests
 
 $(PIPELINE): $(INSTALLED) $(wildcard bot/language/*.py) common/language.py common/vocabulary.py
 	$(PY) -m bot.language.pipeline $(VAR)/spacy/zh_shebao
@@ -100,7 +117,7 @@ validate: $(INSTALLED) $(PIPELINE) ## rasa data validate (warnings fail)
 
 .PHONY: test-unit
 # Tests that need no running assistant (a real backend on a local port is fine).
-UNIT_TESTS := tests/common tests/nlu tests/bot tests/domain tests/actions tests/backend tests/channels tests/tools tests/console tests/deploy tests/test_architecture.py tests/test_configuration_docs.py
+UNIT_TESTS := tests/common tests/nlu tests/bot tests/domain tests/actions tests/backend tests/channels tests/tools tests/console tests/deploy tests/bench tests/test_architecture.py tests/test_configuration_docs.py
 
 test-unit: $(INSTALLED) $(PIPELINE) ## Unit tests of every package, the backend API on SQLite and PostgreSQL
 	$(PY) -m pytest $(UNIT_TESTS) -q -m "not stack"
@@ -120,7 +137,7 @@ test-conversations: setup ## Held-out conversations (tests/conversations_heldout
 .PHONY: test-integration
 # One pytest session, so the attack suite, the end-to-end tests and the browser
 # tests share one running stack.
-test-integration: setup browser ## The running assistant over real HTTP (WeChat included), the attack suite, a real browser
+test-integration: setup browser $(LOCUST) ## The running assistant over real HTTP (WeChat included), the attack suite, a real browser
 	$(PY) -m pytest tests/e2e tests/security tests/web tests/console -q --ignore=tests/e2e/test_conversations_heldout.py
 
 .PHONY: test-security
@@ -133,6 +150,14 @@ test: setup lint typecheck validate test-unit test-stories test-nlu test-convers
 .PHONY: bench
 bench: setup ## Benchmark against a stock `rasa init` bot (prints latency, throughput, memory)
 	$(PY) -m bench.run_bench
+
+.PHONY: test-load
+test-load: setup $(LOCUST) ## Only the load test: 50 Locust residents, then the "nothing lost" check of the store
+	$(PY) -m pytest tests/e2e/test_load_consistency.py -q
+
+.PHONY: bench-load
+bench-load: setup $(LOCUST) ## Throughput (turns/s, p50/p95) and CPU per process with Locust: stock bot vs ours
+	$(PY) -m bench.replicas
 
 .PHONY: bench-console
 bench-console: $(INSTALLED) ## Review console queries at 100 000 conversations (SQLite and PostgreSQL)
