@@ -12,6 +12,12 @@ lock must be shared, so ``endpoints.yml`` names this class::
   ``lock:``;
 * unset: Rasa's ``InMemoryLockStore`` (one Rasa process, as before).
 
+Redis unavailable: a conversation whose ticket cannot be issued or whose
+lock cannot be read is locked in this process instead (a warning, no sender
+id, is logged), so residents keep getting answers; only the exclusivity
+across replicas is lost until Redis is back, and each call tries Redis again.
+A ticket that cannot be given back expires with its lifetime.
+
 A ticket lives Rasa's ``TICKET_LOCK_LIFETIME`` seconds (default 60, read by
 Rasa when it starts): the turn of a replica that died holding the lock stops
 blocking the conversation once its ticket expires.
@@ -27,8 +33,10 @@ a session credential) with only that hash in the value.
 from __future__ import annotations
 
 import json
+import logging
 import time
-from typing import Any, Callable, Optional, Text, Tuple, TypeVar
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Callable, Optional, Text, Tuple, TypeVar
 
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import (
@@ -44,8 +52,12 @@ from common.redis_storage import (
     RedisSettings,
     key_digest,
     redis_client,
+    run_command,
     update_atomically,
 )
+from common.storage import StorageUnavailable
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Change = Callable[[Optional[TicketLock]], Tuple[T, Optional[TicketLock]]]
@@ -103,13 +115,13 @@ class RedisTicketLockStore(RedisLockStore):
     # ---- Rasa's storage primitives ---------------------------------------------
     def get_lock(self, conversation_id: Text) -> Optional[TicketLock]:
         """The stored lock for ``conversation_id``, if any."""
-        return self._decode(self.red.get(self._name(conversation_id)), conversation_id)
+        raw = run_command(lambda: self.red.get(self._name(conversation_id)))
+        return self._decode(raw, conversation_id)
 
     def delete_lock(self, conversation_id: Text) -> None:
         """Delete the conversation's lock."""
-        self._log_deletion(
-            conversation_id, bool(self.red.delete(self._name(conversation_id)))
-        )
+        deleted = run_command(lambda: self.red.delete(self._name(conversation_id)))
+        self._log_deletion(conversation_id, bool(deleted))
 
     def save_lock(self, lock: TicketLock) -> None:
         """Store ``lock`` until its last ticket expires."""
@@ -127,6 +139,8 @@ class RedisTicketLockStore(RedisLockStore):
 
         try:
             return self._update(conversation_id, issue)
+        except StorageUnavailable:
+            raise  # SharedLockStore falls back to a lock in this process
         except Exception as exc:
             raise LockError(f"Error while acquiring lock. Error:\n{exc}") from exc
 
@@ -172,6 +186,8 @@ class SharedLockStore(LockStore):
         settings = settings or RedisSettings.from_env()
         settings.check_for_production()
         self.store: LockStore
+        # Where a conversation is locked while Redis cannot be reached.
+        self.local = InMemoryLockStore()
         if settings.url:
             self.store = RedisTicketLockStore(
                 redis_client(settings.url),
@@ -180,6 +196,39 @@ class SharedLockStore(LockStore):
             )
         else:
             self.store = InMemoryLockStore()
+
+    @asynccontextmanager
+    async def lock(
+        self,
+        conversation_id: Text,
+        lock_lifetime: float = LOCK_LIFETIME,
+        wait_time_in_seconds: float = 1,
+    ) -> AsyncIterator[TicketLock]:
+        """Rasa's ``LockStore.lock`` on the chosen store, in this process if Redis fails.
+
+        Only failures to reach Redis *before* the lock is held switch to the
+        local store; an error of the turn itself propagates unchanged.
+        """
+        store: LockStore = self.store
+        try:
+            ticket = store.issue_ticket(conversation_id, lock_lifetime)
+            acquired = await store._acquire_lock(
+                conversation_id, ticket, wait_time_in_seconds
+            )
+        except StorageUnavailable as exc:
+            logger.warning("Lock store unavailable (%s); locking in this process.", exc)
+            store = self.local
+            ticket = store.issue_ticket(conversation_id, lock_lifetime)
+            acquired = await store._acquire_lock(
+                conversation_id, ticket, wait_time_in_seconds
+            )
+        try:
+            yield acquired
+        finally:
+            try:
+                store.cleanup(conversation_id, ticket)
+            except StorageUnavailable as exc:
+                logger.warning("Lock store unavailable (%s); the ticket expires.", exc)
 
     def get_lock(self, conversation_id: Text) -> Optional[TicketLock]:
         """The chosen store's lock."""

@@ -172,11 +172,16 @@ class RedisStorage:
 
     @staticmethod
     def _run(command: Any) -> Any:
-        try:
-            return command()
-        except redis.RedisError as exc:
-            # No key in the message: the caller logs what it needs.
-            raise StorageUnavailable(f"redis: {type(exc).__name__}") from None
+        return run_command(command)
+
+
+def run_command(command: Callable[[], T]) -> T:
+    """``command()``, with any Redis failure raised as StorageUnavailable."""
+    try:
+        return command()
+    except redis.RedisError as exc:
+        # No key in the message: the caller logs what it needs.
+        raise StorageUnavailable(f"redis: {type(exc).__name__}") from None
 
 
 def update_atomically(

@@ -25,6 +25,7 @@ from bot.lock_store import RedisTicketLockStore, SharedLockStore
 from common.deployment import UnsafeForProduction
 from common.redis_storage import RedisSettings, redis_client
 from tests.support.redis_fixtures import dump_prefix
+from tests.support.tcp_proxy import TcpProxy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONVERSATION = "web:a-browser-session-secret"
@@ -164,3 +165,37 @@ async def test_the_lock_of_a_holder_that_died_expires_after_the_lifetime(
         acquired = time.time()
     # the dead holder's ticket ran out after TICKET_LOCK_LIFETIME, not Rasa's 60 s
     assert issued + lifetime - 0.1 <= acquired < issued + lifetime + 2
+
+
+async def test_with_redis_down_turns_are_locked_in_the_process_and_redis_returns(
+    redis_env: Dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    with TcpProxy("127.0.0.1", 6379) as proxy:
+        env = {**redis_env, "SHEBAO_REDIS_URL": f"redis://127.0.0.1:{proxy.port}/0"}
+        store = shared(env)
+        async with store.lock(CONVERSATION, wait_time_in_seconds=0.02):
+            assert store.store.get_lock(CONVERSATION) is not None  # held in Redis
+        proxy.stop()
+        order: List[str] = []
+
+        async def turn(name: str) -> None:
+            async with store.lock(CONVERSATION, wait_time_in_seconds=0.02):
+                order.append(f"{name} in")
+                await asyncio.sleep(0.05)
+                order.append(f"{name} out")
+
+        await asyncio.gather(turn("a"), turn("b"))
+        # still one turn at a time within this replica
+        assert order in (
+            ["a in", "a out", "b in", "b out"],
+            ["b in", "b out", "a in", "a out"],
+        )
+        assert "locking in this process" in caplog.text
+        assert CONVERSATION not in caplog.text
+        with pytest.raises(ZeroDivisionError):  # the turn's own errors propagate
+            async with store.lock(CONVERSATION, wait_time_in_seconds=0.02):
+                raise ZeroDivisionError
+        proxy.start()
+        async with store.lock(CONVERSATION, wait_time_in_seconds=0.02):
+            assert store.store.get_lock(CONVERSATION) is not None  # Redis again
+        assert store.local.get_lock(CONVERSATION) is None
