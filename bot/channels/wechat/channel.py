@@ -211,7 +211,10 @@ class WeChatInput(InputChannel):
                 mask_openid(incoming.openid),
                 incoming.msg_type,
                 f"/{incoming.event}" if incoming.event else "",
-                incoming.dedup_key,
+                # the key names the user: the log shows the masked OpenID only
+                incoming.dedup_key.replace(
+                    incoming.openid, mask_openid(incoming.openid)
+                ),
                 "first"
                 if first
                 else f"retry#{job.requests - 1}"

@@ -112,8 +112,12 @@ async def test_a_running_owner_keeps_its_claim_past_the_lease(
 
 # ---- two served replicas ----------------------------------------------------------
 async def test_one_message_sent_to_two_replicas_reaches_rasa_once(
-    redis_storage: MakeStorage, fake_api: FakeWeChatApi, openid: str
+    redis_storage: MakeStorage,
+    fake_api: FakeWeChatApi,
+    openid: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO)
     storages = [redis_storage("wechat"), redis_storage("wechat")]
     async with served_replicas(fake_api.base_url, storages) as (a, b):
         a.rasa.gate.clear()
@@ -131,6 +135,9 @@ async def test_one_message_sent_to_two_replicas_reaches_rasa_once(
     assert [r.content for r in replies] == ["收到：单位怎么办理社保登记"] * 4
     assert texts([a, b]) == ["单位怎么办理社保登记"]
     assert fake_api.messages_to(openid) == []
+    accepted = [m for m in caplog.messages if "wechat.request.accepted" in m]
+    assert len(accepted) == 4 and "claimed by another replica" in "".join(accepted)
+    assert not any(openid in m for m in caplog.messages)  # only the masked OpenID
 
 
 async def test_a_passive_reply_is_replayed_by_the_other_replica(
