@@ -187,6 +187,7 @@ def render_nginx_conf(values: Mapping[str, object], target: Path) -> Path:
     target.write_text(text, encoding="utf-8")
     for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (target.parent / "nginx-temp" / name).mkdir(parents=True, exist_ok=True)
+    Path(str(values["log_dir"])).mkdir(parents=True, exist_ok=True)
     return target
 
 
@@ -338,7 +339,11 @@ def build_scaled_stack(
     if production:
         problems = production_problems(given)
         if problems:
-            raise ConfigError("; ".join(problems))
+            raise ConfigError(
+                "the production settings are incomplete (each line names the "
+                "variable to set, or its <NAME>_FILE):\n"
+                + "\n".join(f"  - {problem}" for problem in problems)
+            )
     public_port = scaled.public_port
     rasa_ports = [free_port() for _ in range(scaled.replicas)]
     actions_ports = [free_port() for _ in range(scaled.actions)]
