@@ -49,6 +49,10 @@ def start_scaled_stack(
         model_path=REPO_ROOT / "var" / "models",
         extra_env={
             "SHEBAO_ENV": "development",
+            # the throw-away PostgreSQL databases, whatever the shell exports
+            "SHEBAO_TRACKER_URL": "",
+            "DATABASE_URL": "",
+            "CONSOLE_DATABASE_URL": "",
             "SHEBAO_TRACKER_SENDER_KEY": SENDER_KEY,
             **(extra_env or {}),
         },
