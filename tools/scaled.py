@@ -32,10 +32,12 @@ import os
 import pwd
 import secrets
 import shutil
+import socket
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import jinja2
 
@@ -50,7 +52,6 @@ from tools.devstack import (
     console_host,
     console_login,
     console_service,
-    free_port,
     rasa_service,
     run_until_stopped,
     stack_env,
@@ -159,6 +160,19 @@ class ScaledStack(Stack):
         return self
 
 
+def distinct_free_ports(count: int) -> List[int]:
+    """``count`` different loopback ports nobody listens on (all held open while
+    they are picked, so the kernel cannot hand out one twice)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def find_nginx(configured: str) -> str:
     """The nginx executable: ``SHEBAO_NGINX``, else on ``PATH``, else Debian's."""
     found = shutil.which(configured)
@@ -191,7 +205,7 @@ def render_nginx_conf(values: Mapping[str, object], target: Path) -> Path:
     return target
 
 
-def _server_connection(postgres_url: str):  # type: ignore[no-untyped-def]
+def _server_connection(postgres_url: str) -> Any:
     import psycopg2
 
     connection = psycopg2.connect(f"{postgres_url.rstrip('/')}/postgres")
@@ -345,10 +359,11 @@ def build_scaled_stack(
                 + "\n".join(f"  - {problem}" for problem in problems)
             )
     public_port = scaled.public_port
-    rasa_ports = [free_port() for _ in range(scaled.replicas)]
-    actions_ports = [free_port() for _ in range(scaled.actions)]
-    backend_ports = [free_port() for _ in range(scaled.backends)]
-    actions_listen, backend_listen, web_port = free_port(), free_port(), free_port()
+    ports = distinct_free_ports(scaled.replicas + scaled.actions + scaled.backends + 4)
+    rasa_ports = [ports.pop() for _ in range(scaled.replicas)]
+    actions_ports = [ports.pop() for _ in range(scaled.actions)]
+    backend_ports = [ports.pop() for _ in range(scaled.backends)]
+    actions_listen, backend_listen, web_port, console_port = ports
     settings = StackSettings(
         var_dir=var_dir,
         host=host,
@@ -357,7 +372,7 @@ def build_scaled_stack(
         backend_port=backend_listen,  # backend_url: nginx's internal listener
         web_port=public_port,  # the widget is served through nginx too
         model_path=model_path,
-        console_port=free_port(),
+        console_port=console_port,
     )
     database_urls = {role: scaled.database_url(role) for role in ROLES}
     explicit = {
@@ -567,7 +582,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         f"(logs in {stack.log_dir}) ...",
         flush=True,
     )
-    stack.start()
+    import psycopg2
+
+    try:
+        stack.start()
+    except (OSError, RuntimeError, subprocess.SubprocessError, psycopg2.Error) as exc:
+        # psycopg2's errors, a process that exited, a health URL that never answered
+        print(f"could not start: {exc}", file=sys.stderr, flush=True)
+        return 1
     print(banner(stack), flush=True)
     return run_until_stopped(stack)
 
