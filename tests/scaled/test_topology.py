@@ -10,6 +10,7 @@ servers.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 from typing import Any, Dict, List, Set, Tuple
 
@@ -219,3 +220,44 @@ def test_verified_inquiry_whose_steps_run_on_both_action_servers(
     assert "Owed: 6 months (July–December 2025), ¥2,100.00" in answer
     stored = json.dumps(events, ensure_ascii=False)
     assert id_number not in stored and "13712345678" not in stored
+
+
+def test_a_client_cannot_choose_the_address_rasa_sees(scaled: ScaledStack) -> None:
+    """Attack: a forged X-Real-IP / X-Forwarded-For to dodge the per-client code
+    limits. nginx overwrites both with the real peer, which Rasa (behind nginx,
+    SANIC_REAL_IP_HEADER) turns into the client fingerprint the backend counts."""
+    from bot.channels.metadata import client_fingerprint
+    from bot.channels.settings import DEV_SESSION_SECRET
+    from common.redaction import redact_text
+
+    sender = sender_id("forged")
+    port = int(scaled.public_url.rsplit(":", 1)[1])
+    for forged in ("203.0.113.7", "198.51.100.9"):
+        # from 127.0.0.2: not nginx's own address, so the fingerprint shows
+        # whose address Rasa took
+        connection = http.client.HTTPConnection(
+            "127.0.0.1", port, timeout=60, source_address=("127.0.0.2", 0)
+        )
+        try:
+            connection.request(
+                "POST",
+                "/webhooks/rest/webhook",
+                body=json.dumps({"sender": sender, "message": "hello"}),
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Real-IP": forged,
+                    "X-Forwarded-For": forged,
+                    "Forwarded": f"for={forged}",
+                },
+            )
+            assert connection.getresponse().status == 200
+        finally:
+            connection.close()
+    clients = {
+        (e.get("metadata") or {}).get("client")
+        for e in stored_events(scaled, f"rest:{sender}")
+        if e["event"] == "user"
+    }
+    # stored as the tracker store stores everything: masked
+    expected = redact_text(client_fingerprint("127.0.0.2", DEV_SESSION_SECRET) or "")
+    assert clients == {expected}
