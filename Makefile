@@ -102,6 +102,13 @@ browser: ## Install Debian's Chromium for the browser tests (if missing)
 	  echo ">> installing Debian's chromium (browser tests)"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk; }
 
+.PHONY: nginx
+nginx: ## Install Debian's nginx for the scaled topology (if missing; its system service is not used)
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
+	  echo ">> installing Debian's nginx (scaled topology; tools.scaled runs it as you)"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx && \
+	  { systemctl disable --now nginx >/dev/null 2>&1 || service nginx stop >/dev/null 2>&1 || true; }; }
+
 .PHONY: setup
 setup: $(INSTALLED) $(PIPELINE) $(MODEL) $(WEB_VENDOR) $(CONSOLE_VENDOR) ## Everything `run` and `test` need
 
@@ -109,6 +116,13 @@ setup: $(INSTALLED) $(PIPELINE) $(MODEL) $(WEB_VENDOR) $(CONSOLE_VENDOR) ## Ever
 .PHONY: run
 run: setup ## Run the whole assistant on localhost (Ctrl-C stops it)
 	$(PY) -m tools.devstack
+
+REPLICAS ?= 2
+ACTIONS  ?= 2
+.PHONY: run-scaled
+# The tracker store is PostgreSQL here: the exported SQLite default is blanked.
+run-scaled: setup nginx ## nginx in front of REPLICAS Rasa and ACTIONS action servers (default 2/2), PostgreSQL, Redis, RabbitMQ (Ctrl-C stops it)
+	SHEBAO_TRACKER_URL= $(PY) -m tools.scaled --replicas $(REPLICAS) --actions $(ACTIONS)
 
 # ---- checks -------------------------------------------------------------------
 .PHONY: validate
@@ -143,6 +157,10 @@ test-integration: setup browser $(LOCUST) ## The running assistant over real HTT
 .PHONY: test-security
 test-security: setup ## Only the attack suite (tests/security), against a running stack
 	$(PY) -m pytest tests/security -q
+
+.PHONY: test-scaled
+test-scaled: setup nginx ## The scaled topology through nginx (2 Rasa, 2 action servers) on throw-away databases
+	SHEBAO_TRACKER_URL= $(PY) -m pytest tests/scaled -q -m scaled
 
 .PHONY: test
 test: setup lint typecheck validate test-unit test-stories test-nlu test-conversations test-integration ## The whole suite

@@ -16,6 +16,7 @@
 
 Identity sessions live in Redis when ``SHEBAO_REDIS_URL`` is set
 (:mod:`common.redis_storage`: ``SHEBAO_REDIS_PREFIX``, ``SHEBAO_REDIS_SECRET``).
+The two secrets may also come from files (``<NAME>_FILE``, :func:`common.env.env_secret`).
 
 With ``SHEBAO_ENV`` other than ``development`` the server refuses to start with
 the development token or a short one (:mod:`common.deployment`), and with
@@ -34,7 +35,7 @@ from functools import lru_cache
 from typing import Mapping, Optional
 
 from common.deployment import require_production_secret
-from common.env import ConfigError, env_float, env_int, env_str
+from common.env import ConfigError, env_float, env_int, env_secret, env_str
 from common.redis_storage import RedisSettings
 
 DEFAULT_BACKEND_URL = "http://127.0.0.1:5100"
@@ -82,8 +83,10 @@ class ActionSettings:
             max_wrong_codes=env_int("SHEBAO_MAX_WRONG_CODES", 3, environ),
             host=env_str("SHEBAO_HOST", "127.0.0.1", environ),
             port=env_int("ACTIONS_PORT", 5055, environ),
-            actions_token=env_str("SHEBAO_ACTIONS_TOKEN", DEV_ACTIONS_TOKEN, environ),
-            backend_client_secret=env_str(
+            actions_token=env_secret(
+                "SHEBAO_ACTIONS_TOKEN", DEV_ACTIONS_TOKEN, environ
+            ),
+            backend_client_secret=env_secret(
                 "SHEBAO_BACKEND_CLIENT_SECRET", DEV_CLIENT_SECRET, environ
             ),
             privacy_url=env_str("SHEBAO_PRIVACY_URL", "/privacy", environ),

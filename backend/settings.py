@@ -41,6 +41,9 @@ characters, equal to a development default or too repetitive.
 - ``BACKEND_SMS_TEMPLATE_ID``: the gateway's approved template for the code
   message (empty); required with the URL
 - ``BACKEND_SMS_TIMEOUT``: seconds per gateway attempt (``5.0``)
+- Each secret (the three above, ``BACKEND_SMS_API_KEY`` and ``DATABASE_URL``,
+  which may carry a password) may instead come from a file named by
+  ``<NAME>_FILE`` (:func:`common.env.env_secret`)
 - ``BACKEND_SMS_RETRIES``: retries after a 5xx, 429 or timeout (``3``), with
   exponential backoff from 0.5 s
 """
@@ -54,7 +57,7 @@ from typing import Callable, List, Mapping, Optional
 from urllib.parse import urlsplit
 
 from common.deployment import deployment_env, is_loopback, secret_problem
-from common.env import ConfigError, env_float, env_int, env_str
+from common.env import ConfigError, env_float, env_int, env_secret, env_str
 
 Clock = Callable[[], datetime]
 """Returns the current time as an aware UTC datetime; tests inject a fake one."""
@@ -246,15 +249,15 @@ class BackendSettings:
         default_mode = "development" if environment == "development" else "production"
         return cls(
             database_url=normalize_database_url(
-                env_str("DATABASE_URL", default_database_url(var_dir), env)
+                env_secret("DATABASE_URL", default_database_url(var_dir), env)
             ),
             host=env_str("BACKEND_HOST", "127.0.0.1", env),
             port=env_int("BACKEND_PORT", 5100, env),
-            admin_token=env_str("BACKEND_ADMIN_TOKEN", DEV_ADMIN_TOKEN, env),
+            admin_token=env_secret("BACKEND_ADMIN_TOKEN", DEV_ADMIN_TOKEN, env),
             mode=env_str("BACKEND_MODE", default_mode, env).strip().lower(),
             environment=environment,
-            secret=env_str("BACKEND_SECRET", DEV_SECRET, env),
-            client_secret=env_str("BACKEND_CLIENT_SECRET", DEV_CLIENT_SECRET, env),
+            secret=env_secret("BACKEND_SECRET", DEV_SECRET, env),
+            client_secret=env_secret("BACKEND_CLIENT_SECRET", DEV_CLIENT_SECRET, env),
             token_ttl=env_int("BACKEND_TOKEN_TTL", 900, env),
             code_ttl=env_int("BACKEND_CODE_TTL", 300, env),
             starts_per_id=env_int("BACKEND_STARTS_PER_ID", 3, env),
@@ -262,7 +265,7 @@ class BackendSettings:
             starts_per_id_per_day=env_int("BACKEND_STARTS_PER_ID_PER_DAY", 10, env),
             starts_global=env_int("BACKEND_STARTS_GLOBAL", 1000, env),
             sms_url=env_str("BACKEND_SMS_URL", "", env).strip(),
-            sms_api_key=env_str("BACKEND_SMS_API_KEY", "", env),
+            sms_api_key=env_secret("BACKEND_SMS_API_KEY", "", env),
             sms_template_id=env_str("BACKEND_SMS_TEMPLATE_ID", "", env).strip(),
             sms_timeout=env_float("BACKEND_SMS_TIMEOUT", 5.0, env),
             sms_retries=env_int("BACKEND_SMS_RETRIES", 3, env),

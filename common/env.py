@@ -5,11 +5,16 @@ starts (``BackendSettings.from_env()``, ``ActionSettings.from_env()``, ...);
 nothing reads ``os.environ`` at import time.  An unset *or empty* variable
 means "use the documented default", and a value that does not parse names the
 variable in the error instead of failing later with a bare ``ValueError``.
+
+Secrets may instead come from a file (:func:`env_secret`): ``<NAME>_FILE``
+names a file holding the value (Docker/Kubernetes secrets, systemd
+credentials), so a secret need not sit in the environment of every process.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Callable, Mapping, Optional, Tuple, TypeVar
 
 T = TypeVar("T")
@@ -89,3 +94,35 @@ def env_list(
         for item in env_str(name, default, environ).split(",")
         if item.strip()
     )
+
+
+def secret_file_variable(name: str) -> str:
+    """The variable that may name a file holding secret ``name`` (``<NAME>_FILE``)."""
+    return f"{name}_FILE"
+
+
+def env_secret(
+    name: str, default: str, environ: Optional[Mapping[str, str]] = None
+) -> str:
+    """A secret from ``name``, or from the file ``<NAME>_FILE`` names, or ``default``.
+
+    Surrounding whitespace of the file (its trailing newline) is dropped.  Both
+    variables set, an unreadable file or an empty one are configuration errors
+    naming the variable: a secret that silently fell back to a development
+    default would only be caught later, if at all.
+    """
+    file_variable = secret_file_variable(name)
+    value = _raw(name, environ)
+    path = _raw(file_variable, environ)
+    if path is None:
+        return default if value is None else value
+    if value is not None:
+        raise ConfigError(f"set {name} or {file_variable}, not both")
+    try:
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise ConfigError(f"{file_variable}: cannot read {path} ({reason})") from None
+    if not text:
+        raise ConfigError(f"{file_variable}: {path} is empty")
+    return text

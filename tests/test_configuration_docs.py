@@ -14,7 +14,7 @@ from typing import Dict, Iterator, Optional, Tuple
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("actions", "backend", "bot", "common", "console", "tools", "web")
-ENV_HELPERS = {"env_str", "env_int", "env_float", "env_bool", "env_list"}
+ENV_HELPERS = {"env_str", "env_int", "env_float", "env_bool", "env_list", "env_secret"}
 VARIABLE = re.compile(
     r"^(SHEBAO|BACKEND|WECHAT|RASA|WEB|ACTIONS|CONSOLE)_[A-Z0-9_]+$|^DATABASE_URL$"
 )

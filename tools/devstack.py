@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -39,6 +40,9 @@ class Service:
     process: Optional[subprocess.Popen] = None
     # commands run to completion before the service starts: (argv, stdin text)
     prepare: List[Tuple[List[str], str]] = field(default_factory=list)
+    # services whose ``prepare`` must have finished first (a parallel start waits
+    # for them: a second backend process must not migrate while the first seeds)
+    after: Tuple[str, ...] = ()
 
 
 def free_port() -> int:
@@ -100,34 +104,74 @@ class Stack:
         """The running service with this name."""
         return next(s for s in self.services if s.name == name)
 
-    def start(self, timeout: float = 240.0) -> "Stack":
-        """Start every service and wait until each answers its health URL."""
+    def start(self, timeout: float = 240.0, parallel: bool = False) -> "Stack":
+        """Start every service and wait until each answers its health URL.
+
+        ``parallel`` starts each service as soon as the services it comes
+        ``after`` are prepared, instead of one after the other (the scaled
+        topology starts a dozen processes; Rasa's model load is the long pole).
+        """
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        for service in self.services:
-            log = open(self.log_dir / f"{service.name}.log", "ab")
-            for command, stdin_text in service.prepare:
-                subprocess.run(
-                    command,
-                    cwd=service.cwd,
-                    env={**self.env, **service.env},
-                    input=stdin_text.encode("utf-8"),
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    check=True,
-                    timeout=120,
-                )
-            service.process = subprocess.Popen(
-                service.command,
-                cwd=service.cwd,
-                env={**self.env, **service.env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        if not parallel:
+            for service in self.services:
+                self._launch(service)
+        else:
+            self._launch_in_parallel()
         deadline = time.monotonic() + timeout
         for service in self.services:
             self._wait_healthy(service, deadline)
         return self
+
+    def _launch(self, service: Service) -> None:
+        """Run the service's preparation commands, then start its process."""
+        log = open(self.log_dir / f"{service.name}.log", "ab")
+        for command, stdin_text in service.prepare:
+            subprocess.run(
+                command,
+                cwd=service.cwd,
+                env={**self.env, **service.env},
+                input=stdin_text.encode("utf-8"),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                check=True,
+                timeout=120,
+            )
+        service.process = subprocess.Popen(
+            service.command,
+            cwd=service.cwd,
+            env={**self.env, **service.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def _launch_in_parallel(self) -> None:
+        """``_launch`` every service in its own thread, honouring ``after``."""
+        launched = {s.name: threading.Event() for s in self.services}
+        failures: List[BaseException] = []
+
+        def launch(service: Service) -> None:
+            try:
+                for name in service.after:
+                    launched[name].wait()
+                if not failures:
+                    self._launch(service)
+            except BaseException as exc:  # reported below, after every thread ends
+                failures.append(exc)
+            finally:
+                launched[service.name].set()
+
+        threads = [
+            threading.Thread(target=launch, args=(s,), name=f"start-{s.name}")
+            for s in self.services
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            self.stop()
+            raise failures[0]
 
     def _wait_healthy(self, service: Service, deadline: float) -> None:
         while time.monotonic() < deadline:
@@ -171,17 +215,52 @@ def build_stack(
     """Describe the assistant's processes for ``settings`` (nothing starts yet)."""
     settings = settings or StackSettings.from_env()
     host = settings.host
+    env = stack_env(settings, extra_env)
+    backend_host = env["BACKEND_HOST"]
+    cors_origins = env["SHEBAO_CORS_ORIGINS"]
+    # Rasa's HTTP API (trackers, model) is off unless asked for (the tests read
+    # trackers through it); its token is then only on this machine's command line.
+    api_flags = (
+        ["--enable-api", "--auth-token", env["RASA_AUTH_TOKEN"]] if enable_api else []
+    )
+    services = [
+        backend_service("backend", backend_host, settings.backend_port),
+        actions_service("actions", host, settings.actions_port),
+        rasa_service(
+            "rasa",
+            settings.model_path,
+            host,
+            settings.rasa_port,
+            cors_origins,
+            api_flags,
+        ),
+    ]
+    if with_web:
+        services.append(web_service("web", host, settings.web_port))
+    if with_console:
+        services.append(console_service(settings, env, console_host(env)))
+    return Stack(settings, env, services, settings.var_dir.resolve() / "logs")
+
+
+def console_host(env: Mapping[str, str]) -> str:
+    """Like the backend, the staff console stays on loopback when the chat is
+    published (SHEBAO_HOST=0.0.0.0): staff reach it through a proxy or VPN."""
+    return env.get("CONSOLE_HOST") or "127.0.0.1"
+
+
+def stack_env(
+    settings: StackSettings, extra_env: Optional[Mapping[str, str]] = None
+) -> Dict[str, str]:
+    """The environment every process of the stack starts with (``extra_env`` wins)."""
+    host = settings.host
     var_dir = settings.var_dir.resolve()
     var_dir.mkdir(parents=True, exist_ok=True)
     given = {**os.environ, **(extra_env or {})}
     backend_host = given.get("BACKEND_HOST") or "127.0.0.1"
-    # Like the backend, the staff console stays on loopback when the chat is
-    # published (SHEBAO_HOST=0.0.0.0): staff reach it through a proxy or VPN.
-    console_host = given.get("CONSOLE_HOST") or "127.0.0.1"
     cors_origins = (
         given.get("SHEBAO_CORS_ORIGINS") or f"http://{host}:{settings.web_port}"
     )
-    env = {
+    return {
         **os.environ,
         # One machine, development conveniences (dev outbox, dev secrets). A
         # deployment sets SHEBAO_ENV=production and real secrets (README, "Deploying").
@@ -211,69 +290,87 @@ def build_stack(
         "TF_CPP_MIN_LOG_LEVEL": "2",
         **(extra_env or {}),
     }
-    # Rasa's HTTP API (trackers, model) is off unless asked for (the tests read
-    # trackers through it); its token is then only on this machine's command line.
-    api_flags = (
-        ["--enable-api", "--auth-token", env["RASA_AUTH_TOKEN"]] if enable_api else []
+
+
+def backend_service(
+    name: str,
+    host: str,
+    port: int,
+    seed: bool = True,
+    env: Optional[Dict[str, str]] = None,
+) -> Service:
+    """One contribution-backend process (``python -m backend serve``).
+
+    ``seed`` adds the demo dataset first (``make run``); with several processes
+    on one database only the first prepares it (see ``tools/scaled.py``).
+    """
+    return Service(
+        name,
+        [_bin("python"), "-m", "backend", "serve", *(["--seed"] if seed else [])],
+        f"http://{host}:{port}/health",
+        env={"BACKEND_PORT": str(port), **(env or {})},
     )
-    services = [
-        Service(
-            "backend",
-            [_bin("python"), "-m", "backend", "serve", "--seed"],
-            f"http://{backend_host}:{settings.backend_port}/health",
-        ),
-        Service(
-            "actions",
-            [
-                _bin("python"),
-                "-m",
-                "actions",
-                "--logging-config-file",
-                "logging.yml",
-            ],
-            f"http://{host}:{settings.actions_port}/health",
-        ),
-        Service(
-            "rasa",
-            [
-                # Rasa's CLI with quiet library deprecation warnings (bot/__main__.py)
-                _bin("python"),
-                "-m",
-                "bot",
-                "run",
-                "--model",
-                str(settings.model_path),
-                *api_flags,
-                # only the configured origins (the demo page by default) may
-                # call Rasa from a browser; socket.io enforces the same list
-                "--cors",
-                *cors_origins.split(","),
-                "--interface",
-                host,
-                "--port",
-                str(settings.rasa_port),
-                "--credentials",
-                "credentials.yml",
-                "--endpoints",
-                "endpoints.yml",
-                "--logging-config-file",
-                "logging.yml",
-            ],
-            f"http://{host}:{settings.rasa_port}/",
-        ),
-    ]
-    if with_web:
-        services.append(
-            Service(
-                "web",
-                [_bin("python"), "-m", "web"],
-                f"http://{host}:{settings.web_port}/health",
-                env={"WEB_HOST": host, "WEB_PORT": str(settings.web_port)},
-            )
-        )
-    if with_console:
-        services.append(console_service(settings, env, console_host))
-    return Stack(settings, env, services, var_dir / "logs")
+
+
+def actions_service(name: str, host: str, port: int) -> Service:
+    """One action-server process (``python -m actions``) on ``port``."""
+    return Service(
+        name,
+        [_bin("python"), "-m", "actions", "--logging-config-file", "logging.yml"],
+        f"http://{host}:{port}/health",
+        env={"ACTIONS_PORT": str(port)},
+    )
+
+
+def rasa_service(
+    name: str,
+    model_path: Path,
+    host: str,
+    port: int,
+    cors_origins: str,
+    api_flags: Optional[List[str]] = None,
+    env: Optional[Dict[str, str]] = None,
+) -> Service:
+    """One Rasa server process (REST, socket.io, WeChat channels) on ``port``."""
+    return Service(
+        name,
+        [
+            # Rasa's CLI with quiet library deprecation warnings (bot/__main__.py)
+            _bin("python"),
+            "-m",
+            "bot",
+            "run",
+            "--model",
+            str(model_path),
+            *(api_flags or []),
+            # only the configured origins (the demo page by default) may
+            # call Rasa from a browser; socket.io enforces the same list
+            "--cors",
+            *cors_origins.split(","),
+            "--interface",
+            host,
+            "--port",
+            str(port),
+            "--credentials",
+            "credentials.yml",
+            "--endpoints",
+            "endpoints.yml",
+            "--logging-config-file",
+            "logging.yml",
+        ],
+        f"http://{host}:{port}/",
+        env=dict(env or {}),
+    )
+
+
+def web_service(name: str, host: str, port: int) -> Service:
+    """The demo page and widget server (``python -m web``)."""
+    return Service(
+        name,
+        [_bin("python"), "-m", "web"],
+        f"http://{host}:{port}/health",
+        env={"WEB_HOST": host, "WEB_PORT": str(port)},
+    )
 
 
 # The review console's demo account, created by `make run` in development only.
@@ -324,29 +421,11 @@ def console_login(stack: Stack) -> str:
     return f"  (development login: {DEMO_CONSOLE_USER} / {DEMO_CONSOLE_PASSWORD})"
 
 
-def main() -> int:
-    """Start the whole stack, print where everything is, and stop it on Ctrl+C."""
-    from backend.demo import DEMO_ID_NUMBER
+def run_until_stopped(stack: Stack) -> int:
+    """Watch a started stack until Ctrl-C or SIGTERM, then stop every process.
 
-    stack = build_stack()
-    print("Starting Shebao Assistant (logs in %s) ..." % stack.log_dir, flush=True)
-    stack.start()
-    print(
-        "\nShebao Assistant is running:\n"
-        f"  Rasa REST channel   POST {stack.rasa_url}/webhooks/rest/webhook\n"
-        f"  Rasa socket.io      {stack.rasa_url}/socket.io\n"
-        f"  WeChat callback     {stack.rasa_url}/webhooks/wechat/webhook"
-        "  (try: python -m tools.wechat_send 你好)\n"
-        f"  Action server       {stack.actions_url}/health\n"
-        f"  Web chat demo page  {stack.web_url}/  (English: {stack.web_url}/?lang=en)\n"
-        f"  Contribution API    {stack.backend_url}/api/v1/openapi.json\n"
-        f"  Review console      {stack.console_url}/{console_login(stack)}\n"
-        f'\nTry a verified inquiry: ask "which months of 2025 have I paid?", give the demo\n'
-        f"ID number {DEMO_ID_NUMBER}, then the code from\n"
-        f"  {stack.backend_url}/api/v1/dev/outbox?id_number={DEMO_ID_NUMBER}\n"
-        "\nPress Ctrl-C to stop everything.",
-        flush=True,
-    )
+    Returns 1 when a service died on its own (its log says why), else 0.
+    """
     stopping = False
 
     def _stop(signum: int, frame: object) -> None:
@@ -372,6 +451,32 @@ def main() -> int:
         stack.stop()
         print("Stopped.", flush=True)
     return 0
+
+
+def main() -> int:
+    """Start the whole stack, print where everything is, and stop it on Ctrl+C."""
+    from backend.demo import DEMO_ID_NUMBER
+
+    stack = build_stack()
+    print("Starting Shebao Assistant (logs in %s) ..." % stack.log_dir, flush=True)
+    stack.start()
+    print(
+        "\nShebao Assistant is running:\n"
+        f"  Rasa REST channel   POST {stack.rasa_url}/webhooks/rest/webhook\n"
+        f"  Rasa socket.io      {stack.rasa_url}/socket.io\n"
+        f"  WeChat callback     {stack.rasa_url}/webhooks/wechat/webhook"
+        "  (try: python -m tools.wechat_send 你好)\n"
+        f"  Action server       {stack.actions_url}/health\n"
+        f"  Web chat demo page  {stack.web_url}/  (English: {stack.web_url}/?lang=en)\n"
+        f"  Contribution API    {stack.backend_url}/api/v1/openapi.json\n"
+        f"  Review console      {stack.console_url}/{console_login(stack)}\n"
+        f'\nTry a verified inquiry: ask "which months of 2025 have I paid?", give the demo\n'
+        f"ID number {DEMO_ID_NUMBER}, then the code from\n"
+        f"  {stack.backend_url}/api/v1/dev/outbox?id_number={DEMO_ID_NUMBER}\n"
+        "\nPress Ctrl-C to stop everything.",
+        flush=True,
+    )
+    return run_until_stopped(stack)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@
 | ``SHEBAO_SESSION_SECRET`` | development value | HMAC key of server-issued web session ids and client fingerprints |
 | ``SHEBAO_SESSION_MAX_AGE`` | ``604800`` | seconds a web session id stays valid (after that the widget starts a new conversation) |
 | ``SHEBAO_REST_API_KEY`` | empty (development: none needed) | bearer key REST clients must send; required in production |
+
+The two secrets may also come from files (``<NAME>_FILE``, :func:`common.env.env_secret`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from common.deployment import (
     is_development,
     require_production_secret,
 )
-from common.env import env_int, env_list, env_str
+from common.env import env_int, env_list, env_secret
 
 DEV_SESSION_SECRET = "dev-session-secret"
 DEFAULT_CORS_ORIGINS = "http://127.0.0.1:8080"
@@ -38,10 +40,10 @@ class ChannelSettings:
         """Read the variables in the table above."""
         return cls(
             cors_origins=env_list("SHEBAO_CORS_ORIGINS", DEFAULT_CORS_ORIGINS, environ),
-            session_secret=env_str(
+            session_secret=env_secret(
                 "SHEBAO_SESSION_SECRET", DEV_SESSION_SECRET, environ
             ),
-            rest_api_key=env_str("SHEBAO_REST_API_KEY", "", environ),
+            rest_api_key=env_secret("SHEBAO_REST_API_KEY", "", environ),
             session_max_age=env_int("SHEBAO_SESSION_MAX_AGE", 604800, environ),
         )
 

@@ -26,6 +26,9 @@ WECHAT_MAX_REPLY_BYTES         max_reply_bytes             ``2048``
 WECHAT_BUTTONS_TTL_SECONDS     buttons_ttl_seconds         ``1800``
 WECHAT_API_TIMEOUT_SECONDS     api_timeout_seconds         ``10``
 =============================  ==========================  ========================
+
+The three secrets (token, AppSecret, EncodingAESKey) may also come from a file
+named by ``<NAME>_FILE`` (``WECHAT_APP_SECRET_FILE=/run/secrets/...``).
 """
 
 from __future__ import annotations
@@ -36,12 +39,16 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, TypeVar
 
-from common.env import env_str
+from common.env import ConfigError, env_secret, env_str
 
 DEV_TOKEN = "shebao-dev-token"
 DEV_APP_ID = "wxshebaodev0000000"
 DEV_APP_SECRET = "shebao-dev-secret"
 DEFAULT_API_BASE_URL = "https://api.weixin.qq.com"
+# May instead come from a file named by ``<NAME>_FILE`` (common.env.env_secret).
+SECRET_VARIABLES = frozenset(
+    {"WECHAT_TOKEN", "WECHAT_APP_SECRET", "WECHAT_ENCODING_AES_KEY"}
+)
 DEVELOPMENT = "development"
 PRODUCTION = "production"
 
@@ -143,7 +150,12 @@ class WeChatSettings:
         defaults = cls()
 
         def pick(key: str, var: str, convert: Callable[[Any], T], default: T) -> T:
-            raw = env.get(var)
+            raw: Any = env.get(var)
+            if var in SECRET_VARIABLES:
+                try:
+                    raw = env_secret(var, "", env)
+                except ConfigError as exc:
+                    raise WeChatConfigError(str(exc)) from None
             if raw in (None, ""):
                 raw = creds.get(key)
             if raw is None or raw == "":
