@@ -69,7 +69,7 @@ from rasa.shared.utils.common import all_subclasses
 from bot import rasa_speedups
 from bot.tracker import IncrementalTracker
 from common.deployment import require_production_secret
-from common.env import env_int, env_str
+from common.env import env_int, env_secret
 from common.redaction import FAILED, redact_text, redact_value
 from common.sqlite import sqlite_pragmas_without_foreign_keys
 from common.tokens import as_bytes
@@ -106,7 +106,7 @@ def stored_sender_id(sender_id: str, key: bytes) -> str:
 
 def sender_key() -> bytes:
     """The key of :func:`stored_sender_id` (refused in production if a dev value)."""
-    key = env_str(SENDER_KEY_VARIABLE, _DEV_SENDER_KEY)
+    key = env_secret(SENDER_KEY_VARIABLE, _DEV_SENDER_KEY)
     require_production_secret(SENDER_KEY_VARIABLE, key, (_DEV_SENDER_KEY,))
     return key.encode("utf-8")
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Mapping, Optional
 from urllib.parse import urlsplit, urlunsplit
 
-from common.env import ConfigError, env_str
+from common.env import ConfigError, env_secret, env_str
 
 URL_SCHEMES = ("amqp", "amqps")
 MAX_NAME_LENGTH = 255  # AMQP short string
@@ -84,6 +84,6 @@ class EventQueueSettings:
     ) -> "EventQueueSettings":
         """``SHEBAO_EVENT_BROKER_URL`` and ``SHEBAO_EVENT_QUEUE``."""
         return cls(
-            url=env_str("SHEBAO_EVENT_BROKER_URL", "", environ).strip(),
+            url=env_secret("SHEBAO_EVENT_BROKER_URL", "", environ).strip(),
             queue=env_str("SHEBAO_EVENT_QUEUE", "shebao.events", environ).strip(),
         )

@@ -34,7 +34,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from common.deployment import require_production_secret
-from common.env import env_str
+from common.env import env_secret, env_str
 from common.storage import MemoryStorage, Storage, StorageUnavailable
 from common.tokens import as_bytes
 
@@ -66,9 +66,9 @@ class RedisSettings:
         """``SHEBAO_REDIS_URL`` (empty: no Redis), ``SHEBAO_REDIS_PREFIX``,
         ``SHEBAO_REDIS_SECRET``."""
         return cls(
-            url=env_str("SHEBAO_REDIS_URL", "", environ),
+            url=env_secret("SHEBAO_REDIS_URL", "", environ),
             prefix=env_str("SHEBAO_REDIS_PREFIX", DEFAULT_PREFIX, environ),
-            secret=env_str("SHEBAO_REDIS_SECRET", DEV_REDIS_SECRET, environ),
+            secret=env_secret("SHEBAO_REDIS_SECRET", DEV_REDIS_SECRET, environ),
         )
 
     def check_for_production(self, environ: Optional[Mapping[str, str]] = None) -> None:

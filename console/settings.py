@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Mapping, Optional
 
 from common.deployment import deployment_env, is_loopback, require_production_secret
-from common.env import ConfigError, env_float, env_int, env_str
+from common.env import ConfigError, env_float, env_int, env_secret, env_str
 from common.event_queue import EventQueueSettings
 
 DEV_SECRET = "dev-console-secret-change-me"
@@ -102,14 +102,14 @@ class ConsoleSettings:
         var_dir = Path(env_str("SHEBAO_VAR_DIR", "var", env)).resolve()
         return cls(
             database_url=normalize_url(
-                env_str(
+                env_secret(
                     "CONSOLE_DATABASE_URL",
                     f"sqlite:///{var_dir / 'console.sqlite3'}",
                     env,
                 )
             ),
             tracker_url=normalize_url(
-                env_str(
+                env_secret(
                     "SHEBAO_TRACKER_URL",
                     f"sqlite:///{var_dir / 'tracker.sqlite3'}",
                     env,
@@ -117,7 +117,7 @@ class ConsoleSettings:
             ),
             host=env_str("CONSOLE_HOST", "127.0.0.1", env),
             port=env_int("CONSOLE_PORT", 5200, env),
-            secret=env_str("CONSOLE_SECRET", DEV_SECRET, env),
+            secret=env_secret("CONSOLE_SECRET", DEV_SECRET, env),
             environment=deployment_env(env),
             summary_interval=env_float("CONSOLE_SUMMARY_INTERVAL", 2.0, env),
             retention_interval=env_float("CONSOLE_RETENTION_INTERVAL", 3600.0, env),

@@ -67,9 +67,7 @@ ROLES = ("tracker", "backend", "console")
 # The secrets each kind of process needs, and whether it can read the secret
 # from <NAME>_FILE itself (common.env.env_secret). Where it cannot — Rasa
 # expands endpoints.yml (${SHEBAO_ACTIONS_TOKEN}, ${SHEBAO_TRACKER_URL}) from its
-# environment; the tracker store, the console and the Redis/broker clients read
-# plain variables — the launcher passes the value in that process's
-# environment. Connection URLs are here because they may carry a password.
+# environment — the launcher passes the value in that process's environment. Connection URLs are here because they may carry a password.
 SECRETS: Dict[str, Dict[str, bool]] = {
     "rasa": {
         "SHEBAO_SESSION_SECRET": True,
@@ -79,14 +77,16 @@ SECRETS: Dict[str, Dict[str, bool]] = {
         "WECHAT_ENCODING_AES_KEY": True,
         "SHEBAO_ACTIONS_TOKEN": False,
         "SHEBAO_TRACKER_URL": False,
-        "SHEBAO_TRACKER_SENDER_KEY": False,
-        "SHEBAO_REDIS_URL": False,
-        "SHEBAO_EVENT_BROKER_URL": False,
+        "SHEBAO_TRACKER_SENDER_KEY": True,
+        "SHEBAO_REDIS_URL": True,
+        "SHEBAO_REDIS_SECRET": True,
+        "SHEBAO_EVENT_BROKER_URL": True,
     },
     "actions": {
         "SHEBAO_ACTIONS_TOKEN": True,
         "SHEBAO_BACKEND_CLIENT_SECRET": True,
-        "SHEBAO_REDIS_URL": False,
+        "SHEBAO_REDIS_URL": True,
+        "SHEBAO_REDIS_SECRET": True,
     },
     "backend": {
         "BACKEND_SECRET": True,
@@ -96,9 +96,10 @@ SECRETS: Dict[str, Dict[str, bool]] = {
         "DATABASE_URL": True,
     },
     "console": {
-        "CONSOLE_SECRET": False,
-        "CONSOLE_DATABASE_URL": False,
-        "SHEBAO_TRACKER_URL": False,
+        "CONSOLE_SECRET": True,
+        "CONSOLE_DATABASE_URL": True,
+        "SHEBAO_TRACKER_URL": True,
+        "SHEBAO_EVENT_BROKER_URL": True,
     },
     "web": {},
     "nginx": {},

@@ -203,19 +203,6 @@ def test_verified_inquiry_whose_steps_run_on_both_action_servers(
     assert served_by == replica_addresses(scaled, "actions"), action_calls
     answer = texts(reply)
     events = stored_events(scaled, f"rest:{sender}")
-    outcomes = [
-        e["value"]
-        for e in events
-        if e["event"] == "slot" and e["name"] == "inquiry_outcome" and e["value"]
-    ]
-    if "January–June 2025 (6 months)" not in answer and outcomes[-1:] in (
-        ["code_expired"],
-        ["verification_expired"],
-    ):
-        # A fresh, right code and one shared backend database: the action
-        # server that checked the code (or read the records) did not hold the
-        # identity session, which still lives in each process's memory.
-        pytest.xfail("needs Redis identity sessions")
     assert "January–June 2025 (6 months)" in answer, answer
     assert "Owed: 6 months (July–December 2025), ¥2,100.00" in answer
     stored = json.dumps(events, ensure_ascii=False)

@@ -165,7 +165,10 @@ def test_production_takes_every_secret_from_files_and_none_from_argv(
     assert rasa["SHEBAO_TRACKER_URL"] == values["SHEBAO_TRACKER_URL"]
     assert actions["SHEBAO_ACTIONS_TOKEN_FILE"].endswith("/SHEBAO_ACTIONS_TOKEN")
     assert backend["DATABASE_URL_FILE"].endswith("/DATABASE_URL")
-    assert console["CONSOLE_SECRET"] == values["CONSOLE_SECRET"]
+    assert console["CONSOLE_SECRET_FILE"].endswith("/CONSOLE_SECRET")
+    # the tracker store's key, Redis and the broker read their files themselves
+    assert rasa["SHEBAO_TRACKER_SENDER_KEY_FILE"].endswith("/SHEBAO_TRACKER_SENDER_KEY")
+    assert "SHEBAO_TRACKER_SENDER_KEY" not in rasa
     assert not {"BACKEND_SECRET", "BACKEND_SECRET_FILE"} & (set(rasa) | set(actions))
     assert not {"SHEBAO_SESSION_SECRET", "SHEBAO_SESSION_SECRET_FILE"} & set(backend)
     assert "RASA_AUTH_TOKEN" not in rasa
