@@ -163,7 +163,7 @@ test-scaled: setup nginx ## The scaled topology through nginx (2 Rasa, 2 action 
 	SHEBAO_TRACKER_URL= $(PY) -m pytest tests/scaled -q -m scaled
 
 .PHONY: test
-test: setup lint typecheck validate test-unit test-stories test-nlu test-conversations test-integration ## The whole suite
+test: setup lint typecheck validate test-unit test-stories test-nlu test-conversations test-integration test-scaled ## The whole suite
 
 .PHONY: bench
 bench: setup ## Benchmark against a stock `rasa init` bot (prints latency, throughput, memory)
