@@ -95,17 +95,10 @@ def stack(wechat_api: FakeWeChatApi) -> Iterator[Stack]:
     Development mode is explicit (``SHEBAO_ENV=development``); the WeChat
     channel runs in safe mode with test credentials against ``wechat_api``.
     """
-    from tests.support.wechat_app import AES_KEY, APP_ID, APP_SECRET, TOKEN
+    from tests.support.wechat_app import stack_env
 
     running = start_stack(
-        extra_env={
-            "SHEBAO_ENV": "development",
-            "WECHAT_TOKEN": TOKEN,
-            "WECHAT_APP_ID": APP_ID,
-            "WECHAT_APP_SECRET": APP_SECRET,
-            "WECHAT_ENCODING_AES_KEY": AES_KEY,
-            "WECHAT_API_BASE_URL": wechat_api.base_url,
-        }
+        extra_env={"SHEBAO_ENV": "development", **stack_env(wechat_api.base_url)}
     )
     try:
         yield running

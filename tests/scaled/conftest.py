@@ -20,18 +20,12 @@ def scaled(wechat_api: FakeWeChatApi) -> Iterator[ScaledStack]:
     Teardown stops every process, drops the databases, deletes the keys and
     the queue.
     """
-    from tests.support.wechat_app import AES_KEY, APP_ID, APP_SECRET, TOKEN
+    from tests.support.wechat_app import stack_env
 
     stack = start_scaled_stack(
         replicas=2,
         actions=2,
-        extra_env={
-            "WECHAT_TOKEN": TOKEN,
-            "WECHAT_APP_ID": APP_ID,
-            "WECHAT_APP_SECRET": APP_SECRET,
-            "WECHAT_ENCODING_AES_KEY": AES_KEY,
-            "WECHAT_API_BASE_URL": wechat_api.base_url,
-        },
+        extra_env=stack_env(wechat_api.base_url),
     )
     try:
         yield stack

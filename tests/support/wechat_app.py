@@ -32,6 +32,18 @@ APP_ID = "wxchanneltest0000"
 APP_SECRET = "channel-test-secret"
 AES_KEY = "k9cZ2mW8qT4vX7bN1pL6sD3fG5hJ0aR2eY8uI4oQ7wE"
 
+
+def stack_env(api_base_url: str) -> Dict[str, str]:
+    """The WeChat settings of a test stack: this account, the fake API at the URL."""
+    return {
+        "WECHAT_TOKEN": TOKEN,
+        "WECHAT_APP_ID": APP_ID,
+        "WECHAT_APP_SECRET": APP_SECRET,
+        "WECHAT_ENCODING_AES_KEY": AES_KEY,
+        "WECHAT_API_BASE_URL": api_base_url,
+    }
+
+
 GREETING = "您好！我是社保助手。"
 RESIDENCY_BUTTONS = [
     {"title": "城镇户口", "payload": '/inform_residency{"residency_type":"urban"}'},
