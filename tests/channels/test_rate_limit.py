@@ -86,8 +86,10 @@ def test_defaults() -> None:
 
 def test_the_notice_speaks_the_residents_language() -> None:
     assert rate_limited_notice("en") == RATE_LIMITED_NOTICE["en"]
-    assert rate_limited_notice(None) == rate_limited_notice("fr") == (
-        RATE_LIMITED_NOTICE["zh"]
+    assert (
+        rate_limited_notice(None)
+        == rate_limited_notice("fr")
+        == (RATE_LIMITED_NOTICE["zh"])
     )
 
 
