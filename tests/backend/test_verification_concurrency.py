@@ -1,9 +1,10 @@
-"""Two backend processes on one PostgreSQL database: the limits hold exactly.
+"""Two backend processes on one database: the limits hold exactly.
 
 Each process counts rows in its own transaction, so without a lock two starts
 for one ID number can both see "2 of 3" and both insert.  Here two real
-``python -m backend serve`` processes share a throw-away database, and every
-burst is released at once from a barrier and split across both:
+``python -m backend serve`` processes share a throw-away PostgreSQL database
+(or one SQLite file), and every burst is released at once from a barrier and
+split across both:
 
 - N starts for one ID number: exactly ``BACKEND_STARTS_PER_ID`` succeed, the
   rest get 429 ``rate_limited``, and only that many codes are sent;
@@ -105,16 +106,22 @@ def _wait_healthy(process: Process, deadline: float) -> None:
         time.sleep(0.2)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["postgresql", "sqlite"])
 def backends(
-    postgres: Any, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Tuple[Process, Process]]:
-    """Two backend processes on one fresh, migrated PostgreSQL database."""
-    name = postgres.create_database()
+    """Two backend processes on one fresh, migrated database: PostgreSQL (the
+    advisory lock), and one SQLite file (its single writer lock)."""
     run_dir = tmp_path_factory.mktemp("two-backends")
+    postgres, name = None, ""
+    if request.param == "postgresql":
+        postgres = request.getfixturevalue("postgres")
+        name = postgres.create_database()
+        url = postgres.url(name)
+    else:
+        url = f"sqlite:///{run_dir / 'backend.sqlite3'}"
     processes: List[Process] = []
     try:
-        url = postgres.url(name)
         upgrade(url)
         processes = [_start_process(url, run_dir) for _ in range(2)]
         deadline = time.monotonic() + 60
@@ -129,7 +136,8 @@ def backends(
                 process.popen.wait(20)
             except subprocess.TimeoutExpired:
                 process.popen.kill()
-        postgres.drop_database(name)
+        if postgres is not None:
+            postgres.drop_database(name)
 
 
 def _create_person(backend: Process, id_number: str) -> None:
