@@ -14,7 +14,7 @@ turn, with two moving-window limits (the `limits` library):
   here (every callback comes from WeChat's servers), only conversations.
 
 Values are the `limits` notation, several separated by ``;`` (``30/minute;
-200/hour``); an empty value switches that limit off.  With ``SHEBAO_REDIS_URL``
+200/hour``); ``off`` switches that limit off.  With ``SHEBAO_REDIS_URL``
 the windows live in Redis under ``SHEBAO_REDIS_PREFIX`` + ``ratelimit/``, so all
 replicas count together; the identifiers are keyed hashes
 (:func:`common.redis_storage.key_digest`), never a sender id, OpenID or
@@ -51,6 +51,8 @@ T = TypeVar("T")
 DEFAULT_CONVERSATION_LIMIT = "30/minute"
 DEFAULT_CLIENT_LIMIT = "300/minute"
 NAMESPACE = "ratelimit"
+# Values that switch a limit off (an empty variable means its default).
+OFF = frozenset({"", "off"})
 # Seconds between two "Redis unavailable" warnings of one process.
 WARNING_INTERVAL_SECONDS = 60.0
 
@@ -63,8 +65,8 @@ ERROR_REASON = "rate_limited"
 
 
 def parse_limits(name: str, value: str) -> Tuple[RateLimitItem, ...]:
-    """The limits of ``value`` (empty: none); ``ConfigError`` naming ``name``."""
-    if not value.strip():
+    """The limits of ``value`` (``off``: none); ``ConfigError`` naming ``name``."""
+    if value.strip().lower() in OFF:
         return ()
     try:
         return tuple(parse_many(value))

@@ -67,7 +67,9 @@ async def test_channels_without_a_client_count_conversations_only() -> None:
 async def test_several_limits_and_switching_off() -> None:
     limits = limiter(conversation="5/minute;2/second", client="")
     assert await allowed(limits, 4, "rest:alice", "ip-a") == 2
-    off = limiter(conversation="", client="")
+    off = MessageRateLimiter.from_env(
+        {"SHEBAO_RATE_LIMIT": "off", "SHEBAO_RATE_LIMIT_CLIENT": "OFF"}
+    )
     assert not off.enabled
     assert await allowed(off, 50, "rest:alice", "ip-a") == 50
 
