@@ -122,24 +122,21 @@ ALLOWED = Verdict(True)
 class MessageRateLimiter:
     """Moving-window limits per conversation and per client, fail-open."""
 
-    def __init__(
-        self, settings: RateLimitSettings, storage: Optional[Storage] = None
-    ) -> None:
+    def __init__(self, settings: RateLimitSettings) -> None:
         self.settings = settings
         conversation, client = settings.limits()
         namespace = f"{settings.redis.prefix}{NAMESPACE}"
         self._conversation = _in_namespace(conversation, namespace)
         self._client = _in_namespace(client, namespace)
-        self._shared = storage is None and bool(settings.redis.url)
-        if storage is None:
-            storage = (
-                RedisStorage(
-                    settings.redis.url,
-                    connection_pool=redis_client(settings.redis.url).connection_pool,
-                )
-                if self._shared
-                else MemoryStorage()
-            )
+        self._shared = bool(settings.redis.url)
+        storage: Storage
+        if self._shared:
+            settings.redis.check_for_production()
+            # The process's pool, with the storage seam's short timeouts.
+            pool = redis_client(settings.redis.url).connection_pool
+            storage = RedisStorage(settings.redis.url, connection_pool=pool)
+        else:
+            storage = MemoryStorage()
         # The strategy keeps only a weak reference: the storage lives here.
         self.storage = storage
         self._strategy = MovingWindowRateLimiter(storage)

@@ -14,6 +14,7 @@ from bot.channels.rate_limit import (
     RateLimitSettings,
     rate_limited_notice,
 )
+from common.deployment import UnsafeForProduction
 from common.env import ConfigError
 from common.redis_storage import RedisSettings, redis_client
 from tests.support.redis_fixtures import SECRET
@@ -122,3 +123,11 @@ async def test_redis_down_lets_messages_through_with_one_warning(
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 1 and "rate_limit.storage_unavailable" in warnings[0]
     assert "alice" not in warnings[0] and "ip-a" not in warnings[0]
+
+
+def test_production_refuses_shared_windows_under_the_development_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SHEBAO_ENV", "production")
+    with pytest.raises(UnsafeForProduction, match="SHEBAO_REDIS_SECRET"):
+        MessageRateLimiter.from_env({"SHEBAO_REDIS_URL": "redis://127.0.0.1:1/0"})
