@@ -122,7 +122,15 @@ class VerificationService:
 
     def _lock_starts(self, session: Session) -> None:
         """Serialise starts across every backend process sharing the database,
-        so counting and inserting cannot interleave with another start."""
+        so counting and inserting cannot interleave with another start.
+
+        One lock for all starts rather than one per ID number or client: the
+        global budget counts every start, so only a global lock keeps it
+        exact, and a start holds it for a few milliseconds while the budget
+        allows about two starts a second.  The lock is transaction-scoped, so
+        a process that dies releases it with its connection
+        (``tests/backend/test_verification_concurrency.py`` runs two processes).
+        """
         if session.get_bind().dialect.name == "postgresql":
             session.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": _START_LOCK_KEY}

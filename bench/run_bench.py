@@ -272,6 +272,10 @@ def start_ours(run_dir: Path, tracker_url: Optional[str] = None) -> Stack:
         # Rate limits sized for a load test (defaults: 3 codes per ID per 10 min).
         "BACKEND_STARTS_PER_ID": "1000",
         "BACKEND_STARTS_PER_CLIENT": "1000",
+        # Message limits sized for a load from one address (defaults: 30 per
+        # conversation, 300 per client a minute), still counted on every turn.
+        "SHEBAO_RATE_LIMIT": "10000/minute",
+        "SHEBAO_RATE_LIMIT_CLIENT": "10000/minute",
     }
     if tracker_url:
         extra["SHEBAO_TRACKER_URL"] = tracker_url

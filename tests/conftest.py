@@ -15,6 +15,8 @@ from tests.support.stack import start_stack
 from tools.devstack import Stack
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# All of a test session's stack traffic comes from one address.
+SESSION_CLIENT_RATE_LIMIT = "10000/minute"
 
 # The contribution backend on a local port (SQLite and PostgreSQL), for the
 # backend's own tests and the inquiry actions' tests alike.
@@ -94,11 +96,18 @@ def stack(wechat_api: FakeWeChatApi) -> Iterator[Stack]:
 
     Development mode is explicit (``SHEBAO_ENV=development``); the WeChat
     channel runs in safe mode with test credentials against ``wechat_api``.
+    Every test talks to it from 127.0.0.1, so the per-client message limit is
+    sized for the whole session; the per-conversation limit keeps its default
+    (``tests/security/test_rate_limit_attacks.py`` floods against it).
     """
     from tests.support.wechat_app import stack_env
 
     running = start_stack(
-        extra_env={"SHEBAO_ENV": "development", **stack_env(wechat_api.base_url)}
+        extra_env={
+            "SHEBAO_ENV": "development",
+            **stack_env(wechat_api.base_url),
+            "SHEBAO_RATE_LIMIT_CLIENT": SESSION_CLIENT_RATE_LIMIT,
+        }
     )
     try:
         yield running

@@ -11,7 +11,10 @@ format), before anything reaches the conversation.  Also:
 - with ``SHEBAO_REST_API_KEY`` set (required in production) every request must
   carry ``Authorization: Bearer <key>``, otherwise 401;
 - metadata keeps only the allow-listed keys, plus a fingerprint of the client
-  address the server saw (:mod:`bot.channels.metadata`).
+  address the server saw (:mod:`bot.channels.metadata`);
+- a client or conversation over its message rate limit gets a 429 with reason
+  ``rate_limited`` and ``Retry-After``, and no turn
+  (:mod:`bot.channels.rate_limit`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.metadata import channel_metadata, client_fingerprint
+from bot.channels.rate_limit import ERROR_REASON, MessageRateLimiter, Verdict
 from bot.channels.settings import ChannelSettings
 from common.text import (
     MAX_MESSAGE_CHARS,
@@ -40,6 +44,21 @@ ALLOWED_FIELDS = frozenset({"sender", "message", "metadata"})
 
 def _bad_request(reason: str, message: str) -> ErrorResponse:
     return ErrorResponse(400, reason, message)
+
+
+def rate_limited_response(verdict: Verdict) -> HTTPResponse:
+    """429 in the shape of the channel's other errors (Rasa's ``ErrorResponse``)."""
+    error = ErrorResponse(
+        429,
+        ERROR_REASON,
+        f"Too many messages; try again in {verdict.retry_after} seconds.",
+        details={"retry_after": verdict.retry_after},
+    )
+    return response.json(
+        error.error_info,
+        status=429,
+        headers={"Retry-After": str(verdict.retry_after)},
+    )
 
 
 def validated_body(request: Request) -> Dict[str, Any]:
@@ -84,6 +103,7 @@ class RestInput(RasaRestInput):
     def __init__(self) -> None:
         self.settings = ChannelSettings.from_env()
         self.settings.check_rest_for_production()
+        self.rate_limiter = MessageRateLimiter.from_env()
 
     @classmethod
     def name(cls) -> Text:
@@ -114,6 +134,25 @@ class RestInput(RasaRestInput):
                     status=401,
                 )
             return None
+
+        limiter = self.rate_limiter
+        secret = self.settings.session_secret
+
+        @blueprint.middleware("request")
+        async def rate_limit(request: Request) -> Optional[HTTPResponse]:
+            # Registered after the key check: only authorised messages count.
+            if request.method != "POST" or not request.path.endswith("/webhook"):
+                return None
+            try:
+                sender = validated_body(request)["sender"]
+            except ErrorResponse:
+                return None  # the handler answers 400 with its reason
+            verdict = await limiter.allow(
+                self.name(),
+                SENDER_PREFIX + sender,
+                client_fingerprint(request.remote_addr or request.ip, secret),
+            )
+            return None if verdict.allowed else rate_limited_response(verdict)
 
         return blueprint
 

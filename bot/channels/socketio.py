@@ -22,7 +22,10 @@ handlers:
   the message length, drops control characters and keeps only allowed
   metadata (:mod:`bot.channels.metadata`);
 - the allowed browser origins (``SHEBAO_CORS_ORIGINS``) are enforced on the
-  socket.io handshake too (Rasa's channel accepts any origin).
+  socket.io handshake too (Rasa's channel accepts any origin);
+- a message over the rate limit of its session or client address
+  (:mod:`bot.channels.rate_limit`) gets a polite "slow down" message in the
+  resident's language and no Rasa turn.
 
 Use it in credentials.yml instead of ``socketio:``::
 
@@ -49,7 +52,9 @@ from rasa.core.channels.socketio import SocketIOOutput
 from sanic import Blueprint
 
 from bot.channels.metadata import channel_metadata, client_fingerprint
+from bot.channels.rate_limit import MessageRateLimiter, rate_limited_notice
 from bot.channels.settings import ChannelSettings
+from common.language import detect_language
 from common.text import clean_user_text
 from common.tokens import as_bytes
 
@@ -97,6 +102,7 @@ class SocketIOInput(RasaSocketIOInput):
         super().__init__(*args, **kwargs)
         self.settings = ChannelSettings.from_env()
         self.settings.check_for_production()
+        self.rate_limiter = MessageRateLimiter.from_env()
         # socket.io connection id -> the Rasa sender id it speaks for
         self._senders: Dict[str, str] = {}
 
@@ -143,12 +149,18 @@ class SocketIOInput(RasaSocketIOInput):
             if not self.session_persistence:
                 sender_id = sid
             environ = sio.get_environ(sid, namespace=self.namespace) or {}
-            metadata = channel_metadata(
-                data.get(self.metadata_key),
-                client=client_fingerprint(_client_address(environ), secret),
-            )
+            client = client_fingerprint(_client_address(environ), secret)
+            metadata = channel_metadata(data.get(self.metadata_key), client=client)
+            text = clean_user_text(data["message"])
+            verdict = await self.rate_limiter.allow(self.name(), sender_id, client)
+            if not verdict.allowed:
+                language = metadata.get("language") or detect_language(text)
+                await SocketIOOutput(sio, self.bot_message_evt).send_text_message(
+                    sid, rate_limited_notice(language)
+                )
+                return
             message = UserMessage(
-                clean_user_text(data["message"]),
+                text,
                 SocketIOOutput(sio, self.bot_message_evt),
                 sender_id,
                 input_channel=self.name(),

@@ -80,3 +80,36 @@ def test_production_refuses_rest_without_an_api_key(
     monkeypatch.delenv("SHEBAO_REST_API_KEY", raising=False)
     with pytest.raises(UnsafeForProduction, match="SHEBAO_REST_API_KEY"):
         RestInput()
+
+
+async def test_over_the_rate_limit_is_429_rate_limited_and_no_turn(
+    development, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHEBAO_RATE_LIMIT", "2/minute")
+    monkeypatch.setenv("SHEBAO_RATE_LIMIT_CLIENT", "4/minute")
+    monkeypatch.delenv("SHEBAO_REDIS_URL", raising=False)
+    rasa = Recorder()
+    async with serve_channel(RestInput(), rasa, "/webhooks/rest") as url:
+        async with aiohttp.ClientSession() as http:
+
+            async def say(sender: str) -> aiohttp.ClientResponse:
+                body = {"sender": sender, "message": "hi"}
+                async with http.post(url, json=body) as response:
+                    response.body = await response.json()  # type: ignore[attr-defined]
+                    return response
+
+            assert [(await say("alice")).status for _ in range(2)] == [200, 200]
+            limited = await say("alice")
+            # Another conversation of the same client is still served, until
+            # the client as a whole reaches its own limit.
+            others = [(await say(f"bob{n}")).status for n in range(3)]
+    assert limited.status == 429
+    assert limited.body["reason"] == "rate_limited"  # type: ignore[attr-defined]
+    assert limited.body["status"] == "failure"  # type: ignore[attr-defined]
+    assert limited.body["code"] == 429  # type: ignore[attr-defined]
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    assert others == [200, 200, 429]
+    assert [m.sender_id for m in rasa.messages] == ["rest:alice"] * 2 + [
+        "rest:bob0",
+        "rest:bob1",
+    ]

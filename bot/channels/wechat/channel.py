@@ -21,7 +21,10 @@ replica they arrive.  Settings: :mod:`bot.channels.wechat.config`; outside
 secrets or without safe mode.  Replay guard, dedup and per-user memory share
 one :class:`common.storage.Storage` in the ``wechat`` namespace: this
 process's memory, or Redis with ``SHEBAO_REDIS_URL``
-(:func:`common.redis_storage.storage_from_env`).
+(:func:`common.redis_storage.storage_from_env`).  A user over the message rate
+limit (:mod:`bot.channels.rate_limit`, per OpenID: every callback comes from
+WeChat's servers, so there is no client address to count) gets a polite passive
+reply instead of a Rasa turn — WeChat still gets its 200.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.rate_limit import MessageRateLimiter, rate_limited_notice
 from bot.channels.wechat.api import (
     WeChatApiClient,
     WeChatApiError,
@@ -138,6 +142,7 @@ class WeChatInput(InputChannel):
         self,
         settings: Optional[WeChatSettings] = None,
         storage: Optional[Storage] = None,
+        rate_limiter: Optional[MessageRateLimiter] = None,
     ) -> None:
         self.settings = settings or WeChatSettings.load()
         mode = self.settings.require_deployable()  # WeChatConfigError if unsafe
@@ -155,6 +160,7 @@ class WeChatInput(InputChannel):
             self.settings.buttons_ttl_seconds, storage=self.storage
         )
         self.jobs: Deduplicator[RenderedReply] = Deduplicator(storage=self.storage)
+        self.rate_limiter = rate_limiter or MessageRateLimiter.from_env()
         # The custom menu's CLICK keys (menu.json, the file uploaded to WeChat).
         self.menu: Dict[str, str] = load_menu()
         if self.settings.uses_dev_secrets:
@@ -405,6 +411,10 @@ class WeChatInput(InputChannel):
         self, incoming: Incoming, text: str, on_new_message: OnNewMessage
     ) -> RenderedReply:
         openid = incoming.openid
+        # Counted once per message: WeChat's retries share this job.
+        verdict = await self.rate_limiter.allow(CHANNEL_NAME, sender_id_of(openid))
+        if not verdict.allowed:
+            return RenderedReply([rate_limited_notice(self.memory.language(openid))])
         logger.debug(
             "wechat.rasa.message user=%s text=%s",
             mask_openid(openid),

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from bot.channels.rate_limit import RATE_LIMITED_NOTICE
 from bot.channels.wechat.channel import WeChatInput
 from bot.channels.wechat.config import WeChatConfigError, WeChatSettings
 from bot.channels.wechat.render import (
@@ -17,7 +18,7 @@ from bot.channels.wechat.render import (
     TEXT_ONLY_NOTICE,
     TROUBLE_NOTICE,
 )
-from tests.support.fake_wechat import FakeWeChatApi, sign
+from tests.support.fake_wechat import FakeWeChatApi, new_openid, sign
 from tests.support.wechat_app import (
     AES_KEY,
     APP_ID,
@@ -164,6 +165,34 @@ async def test_a_failing_rasa_turn_gets_the_trouble_notice(
             served.http, served.wechat.text(openid, "你好")
         )
     assert reply.content == TROUBLE_NOTICE["zh"]
+
+
+async def test_a_user_over_the_rate_limit_gets_a_polite_passive_reply(
+    serve: Serve, openid: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHEBAO_RATE_LIMIT", "2/minute")
+    monkeypatch.delenv("SHEBAO_REDIS_URL", raising=False)
+    other = new_openid()
+    async with serve() as served:
+        for text in ("你好", "hello"):
+            reply = await served.wechat.post(
+                served.http, served.wechat.text(openid, text)
+            )
+            assert reply.status == 200 and reply.fields["MsgType"] == "text"
+        message = served.wechat.text(openid, "hello again")
+        limited = await served.wechat.post(served.http, message)
+        # WeChat's retry of the limited message shares its answer, uncounted.
+        retried = await served.wechat.post(served.http, message)
+        neighbour = await served.wechat.post(
+            served.http, served.wechat.text(other, "你好")
+        )
+    # A 200 with a passive reply, in the language the user last wrote.
+    assert limited.status == 200 and limited.fields["MsgType"] == "text"
+    assert limited.content == RATE_LIMITED_NOTICE["en"]
+    assert retried.status == 200
+    assert retried.is_success or retried.content == RATE_LIMITED_NOTICE["en"]
+    assert neighbour.content == "收到：你好"
+    assert served.rasa.texts == ["你好", "hello", "你好"]
 
 
 async def test_retries_of_one_message_reach_rasa_once(
