@@ -50,7 +50,12 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.language.years import mentioned_year
-from common.intents import AMBIGUOUS_INTENT, TOPIC_INTENTS
+from common.intents import (
+    AMBIGUOUS_INTENT,
+    COVERED_BY_PAYMENT_GUIDANCE,
+    PAYMENT_GUIDANCE_INTENT,
+    TOPIC_INTENTS,
+)
 from common.language import CJK, detect_language
 from common.vocabulary import canonical_lookup
 
@@ -150,6 +155,17 @@ def _fallback_intent() -> Dict[str, Any]:
         INTENT_NAME_KEY: DEFAULT_NLU_FALLBACK_INTENT_NAME,
         PREDICTED_CONFIDENCE_KEY: 1.0,
     }
+
+
+def _set_intent(message: Message, name: str, ranking: List[Dict[str, Any]]) -> None:
+    """Make ``name`` the message's intent, with the best confidence of the ranking."""
+    top = max(
+        (float(r.get(PREDICTED_CONFIDENCE_KEY) or 0.0) for r in ranking), default=1.0
+    )
+    intent = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: top}
+    rest = [r for r in ranking if r.get(INTENT_NAME_KEY) != name]
+    message.set(INTENT, intent, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [intent] + rest, add_to_output=True)
 
 
 def _set_fallback(message: Message) -> None:
@@ -364,6 +380,11 @@ class AmbiguityDetector(GraphComponent):
             pair = self.ambiguous_pair(ranking)
             if pair is None:
                 continue
+            if set(pair) <= COVERED_BY_PAYMENT_GUIDANCE:
+                # "what do I bring, or where do I go?" has one answer that
+                # says both: give it rather than ask which was meant.
+                _set_intent(message, PAYMENT_GUIDANCE_INTENT, ranking)
+                continue
             confidences = [
                 float(r.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
                 for r in ranking
@@ -409,6 +430,17 @@ _NEGATED_BEFORE = re.compile(
     re.IGNORECASE,
 )
 _CLAUSE_WINDOW = 12
+# Questions the not-sure answer (both paths: where to go, what to bring) answers.
+_ANSWERED_BY_BOTH_PATHS = frozenset(
+    {"ask_individual_payment", "ask_materials", "ask_where_to_go", "inform_residency"}
+)
+# The type itself is what the resident does not know ("不知道是什么户口",
+# "not sure what my hukou is"), not something else ("不知道去哪").
+_NAMES_RESIDENCY = re.compile(
+    r"户口|户籍|城镇|农村|农业|城市|\bhukou\b|household registration|\burban\b|"
+    r"\brural\b|\bagricultural\b",
+    re.IGNORECASE,
+)
 
 
 def unsure_of_residency(text: str, intent: Optional[str], values: List[str]) -> bool:
@@ -446,7 +478,9 @@ class UnsureResidencyFilter(_StatelessComponent):
     "urban or agricultural?") filled the slot with the last type named, and the
     resident got the agricultural answer to "I don't know".  Of two different
     types, one taken back ("agricultural, not urban", "是农村，不是城镇") is
-    dropped, so the slot gets the other.
+    dropped, so the slot gets the other.  A payment question that says it does
+    not know the type ("how do I pay? not sure if I'm urban or rural") becomes
+    ``inform_not_sure``: its answer explains the type and gives both paths.
     """
 
     def process(self, messages: List[Message]) -> List[Message]:
@@ -459,9 +493,20 @@ class UnsureResidencyFilter(_StatelessComponent):
             ]
             intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
             text = message.get(TEXT) or ""
-            if unsure_of_residency(text, intent, values):
+            if unsure_of_residency(text, intent, values) or (
+                not values
+                and intent in _ANSWERED_BY_BOTH_PATHS
+                and bool(_UNSURE.search(text))
+                and bool(_NAMES_RESIDENCY.search(text))
+            ):
                 kept = [e for e in entities if e.get("entity") != RESIDENCY_LABEL]
                 message.set(ENTITIES, kept, add_to_output=True)
+                if intent in _ANSWERED_BY_BOTH_PATHS:
+                    # "how do I pay? I don't know if I'm urban or rural": what
+                    # the type is, who can tell, and both paths; asking "urban
+                    # or rural?" again would repeat what they cannot answer.
+                    ranking = list(message.get(INTENT_RANKING_KEY) or [])
+                    _set_intent(message, NOT_SURE_INTENT, ranking)
             elif len(set(values)) > 1:
                 # "she's agricultural, not urban": keep the type not taken back
                 # (the slot takes the last residency entity).

@@ -39,12 +39,33 @@ def intent_of(message: Message) -> Optional[str]:
 
 def test_two_close_topics_are_ambiguous_and_the_ranking_is_kept():
     message = detect(
-        [("ask_materials", 0.45), ("ask_where_to_go", 0.4), ("greet", 0.15)]
+        [("ask_materials", 0.45), ("ask_employer_registration", 0.4), ("greet", 0.15)]
     )
     assert intent_of(message) == AMBIGUOUS_INTENT
     names = [r["name"] for r in message.get("intent_ranking")]
-    assert names == [AMBIGUOUS_INTENT, "ask_materials", "ask_where_to_go", "greet"]
+    assert names == [
+        AMBIGUOUS_INTENT,
+        "ask_materials",
+        "ask_employer_registration",
+        "greet",
+    ]
     assert message.get("intent")["confidence"] == pytest.approx(0.85)
+
+
+@pytest.mark.parametrize(
+    "ranking",
+    [
+        [("ask_materials", 0.45), ("ask_where_to_go", 0.4)],
+        [("ask_individual_payment", 0.41), ("ask_materials", 0.40)],
+        [("ask_where_to_go", 0.38), ("ask_individual_payment", 0.36)],
+    ],
+)
+def test_a_close_call_the_payment_guidance_answers_is_no_question(ranking):
+    # Where to go and what to bring are both in the payment guidance.
+    message = detect(ranking)
+    assert intent_of(message) == "ask_individual_payment"
+    assert message.get("intent")["confidence"] == pytest.approx(ranking[0][1])
+    assert message.get("intent_ranking")[0]["name"] == "ask_individual_payment"
 
 
 def test_a_clear_winner_is_left_alone():

@@ -114,3 +114,39 @@ def test_both_types_as_a_question_are_no_answer():
     assert unsure_of_residency(
         "城镇和农业有什么区别", "out_of_scope", ["urban", "agricultural"]
     )
+
+
+@pytest.mark.parametrize(
+    "text, intent, values",
+    [
+        (
+            "我不知道自己是城镇户口还是农村户口，医保该怎么交？",
+            "ask_individual_payment",
+            ["urban", "agricultural"],
+        ),
+        ("what do I need to bring? I don't know my hukou type", "ask_materials", []),
+        ("不清楚我是什么户口，去哪里交医保", "ask_where_to_go", []),
+    ],
+)
+def test_a_payment_question_unsure_of_the_type_becomes_not_sure(text, intent, values):
+    # The not-sure answer (what the type is, who can tell, both paths) answers it.
+    out = UnsureResidencyFilter().process([parsed(text, intent, values)])[0]
+    assert out.get("intent")["name"] == "inform_not_sure"
+    assert residency_values(out) == []
+
+
+@pytest.mark.parametrize(
+    "text, intent, values",
+    [
+        ("我不知道去哪，我是农村户口", "ask_where_to_go", ["agricultural"]),
+        ("i don't know where to go", "ask_where_to_go", []),
+        (
+            "how much is it? not sure if urban or rural",
+            "ask_payment_amount",
+            ["urban", "agricultural"],
+        ),
+    ],
+)
+def test_other_questions_keep_their_intent(text, intent, values):
+    out = UnsureResidencyFilter().process([parsed(text, intent, values)])[0]
+    assert out.get("intent")["name"] == intent
