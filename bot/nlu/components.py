@@ -208,6 +208,8 @@ _LATIN_TOKEN = re.compile(r"[a-z]+")
 _KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 _REPEATED_LETTER = re.compile(r"([a-z])\1\1")
 _VOWEL = re.compile(r"[aeiouy]")
+# One character typed this many times, and nothing else, is mash.
+_HELD_DOWN = 4
 
 
 def latin_words(text: str) -> List[str]:
@@ -242,8 +244,17 @@ def looks_like_mash(word: str) -> bool:
 
 
 def is_keyboard_mash(text: str, vocabulary: FrozenSet[str]) -> bool:
-    """A Latin-only message whose every word is unknown and looks like mash."""
-    if not text or text.lstrip().startswith("/") or CJK.search(text):
+    """A Latin-only message whose every word is unknown and looks like mash.
+
+    One letter held down ("啊啊啊啊啊", "zzzzzz") is mash in any script.
+    """
+    if not text or text.lstrip().startswith("/"):
+        return False
+    characters = _WORD_CHARACTER.findall(text)
+    held = len(characters) >= _HELD_DOWN and len(set(characters)) == 1
+    if held and not characters[0].isdigit():  # "000000" may be a code
+        return True
+    if CJK.search(text):
         return False
     words = latin_words(text)
     if not words:
@@ -316,6 +327,16 @@ class KeyboardMashFallback(GraphComponent):
         for message in messages:
             if is_keyboard_mash(message.get(TEXT) or "", self.vocabulary):
                 _set_fallback(message)
+                if CJK.search(message.get(TEXT) or ""):
+                    continue  # "啊啊啊啊" is Chinese all the same
+                # Latin mash is in no language: the conversation keeps its own
+                # (a Chinese resident's "asdf qwer" gets a Chinese "rephrase").
+                kept = [
+                    e
+                    for e in message.get(ENTITIES) or []
+                    if e.get("entity") != LanguageDetector.entity_name
+                ]
+                message.set(ENTITIES, kept, add_to_output=True)
         return messages
 
 
@@ -354,8 +375,8 @@ class AmbiguityDetector(GraphComponent):
     ) -> "AmbiguityDetector":
         return cls({**cls.get_default_config(), **config})
 
-    def ambiguous_pair(self, ranking: List[Dict[str, Any]]) -> Optional[List[str]]:
-        """The two topic intents too close to call, best first, if any."""
+    def close_pair(self, ranking: List[Dict[str, Any]]) -> Optional[List[str]]:
+        """The two best intents if they are too close to call, best first."""
         ranked = [
             r
             for r in ranking
@@ -365,25 +386,54 @@ class AmbiguityDetector(GraphComponent):
         if len(ranked) < 2:
             return None
         first, second = ranked[0], ranked[1]
-        names = [str(first[INTENT_NAME_KEY]), str(second[INTENT_NAME_KEY])]
-        if not all(name in TOPIC_INTENTS for name in names):
-            return None
         top = float(first.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
         runner_up = float(second.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
         if runner_up < self.min_confidence or top - runner_up >= self.margin:
             return None
+        return [str(first[INTENT_NAME_KEY]), str(second[INTENT_NAME_KEY])]
+
+    def ambiguous_pair(self, ranking: List[Dict[str, Any]]) -> Optional[List[str]]:
+        """The two topic intents too close to call, best first, if any."""
+        names = self.close_pair(ranking)
+        if names is None or not all(name in TOPIC_INTENTS for name in names):
+            return None
         return names
+
+    def resolved_close_call(
+        self, ranking: List[Dict[str, Any]], entities: List[Dict[str, Any]]
+    ) -> Optional[str]:
+        """The intent a close call comes to when either reading gets one answer.
+
+        - Two payment questions the payment guidance answers together
+          ("what do I bring, or where do I go?"): that guidance.
+        - A payment question against giving the residency type, with a type
+          in the message ("I converted to a non-agricultural hukou"): the type
+          given, so the answer follows the conversation's question.
+        """
+        names = self.close_pair(ranking)
+        if names is None:
+            return None
+        if set(names) <= COVERED_BY_PAYMENT_GUIDANCE:
+            return PAYMENT_GUIDANCE_INTENT
+        others = set(names) - {RESIDENCY_ANSWER_INTENT}
+        names_a_type = any(e.get("entity") == RESIDENCY_LABEL for e in entities)
+        if (
+            RESIDENCY_ANSWER_INTENT in names
+            and others <= COVERED_BY_PAYMENT_GUIDANCE | {"ask_payment_amount"}
+            and names_a_type
+        ):
+            return RESIDENCY_ANSWER_INTENT
+        return None
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             ranking = list(message.get(INTENT_RANKING_KEY) or [])
+            resolved = self.resolved_close_call(ranking, message.get(ENTITIES) or [])
+            if resolved is not None:
+                _set_intent(message, resolved, ranking)
+                continue
             pair = self.ambiguous_pair(ranking)
             if pair is None:
-                continue
-            if set(pair) <= COVERED_BY_PAYMENT_GUIDANCE:
-                # "what do I bring, or where do I go?" has one answer that
-                # says both: give it rather than ask which was meant.
-                _set_intent(message, PAYMENT_GUIDANCE_INTENT, ranking)
                 continue
             confidences = [
                 float(r.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
@@ -407,6 +457,7 @@ class AmbiguityDetector(GraphComponent):
 # ---- "I don't know if I'm urban or agricultural" ---------------------------------
 
 NOT_SURE_INTENT = "inform_not_sure"
+RESIDENCY_ANSWER_INTENT = "inform_residency"
 RESIDENCY_LABEL = "residency_type"
 _UNSURE = re.compile(
     r"不知道|不清楚|不确定|搞不懂|搞不清|弄不清|分不清|说不清|说不准|不晓得|不太懂|不了解|"
@@ -507,15 +558,16 @@ class UnsureResidencyFilter(_StatelessComponent):
                     # or rural?" again would repeat what they cannot answer.
                     ranking = list(message.get(INTENT_RANKING_KEY) or [])
                     _set_intent(message, NOT_SURE_INTENT, ranking)
-            elif len(set(values)) > 1:
+            elif values:
                 # "she's agricultural, not urban": keep the type not taken back
-                # (the slot takes the last residency entity).
+                # (the slot takes the last residency entity); "我之前是农业户口"
+                # alone takes its only type back, so the form asks.
                 kept = [
                     e
                     for e in entities
                     if e.get("entity") != RESIDENCY_LABEL
                     or not negated(text, int(e.get("start") or 0))
                 ]
-                if any(e.get("entity") == RESIDENCY_LABEL for e in kept):
+                if len(kept) < len(entities):
                     message.set(ENTITIES, kept, add_to_output=True)
         return messages

@@ -150,3 +150,22 @@ def test_a_payment_question_unsure_of_the_type_becomes_not_sure(text, intent, va
 def test_other_questions_keep_their_intent(text, intent, values):
     out = UnsureResidencyFilter().process([parsed(text, intent, values)])[0]
     assert out.get("intent")["name"] == intent
+
+
+def test_the_only_type_taken_back_is_dropped():
+    # "我之前是农业户口" (and nothing else) is no answer: the form asks again.
+    text = "我之前是农业户口，后来上学户口走了，现在怎么交医保"
+    message = parsed(text, "ask_individual_payment", [])
+    message.set(
+        "entities",
+        [
+            {
+                "entity": "residency_type",
+                "value": "agricultural",
+                "start": text.index("农业"),
+            }
+        ],
+        add_to_output=True,
+    )
+    out = UnsureResidencyFilter().process([message])[0]
+    assert residency_values(out) == []
