@@ -568,6 +568,37 @@ class UnsureResidencyFilter(_StatelessComponent):
                     if e.get("entity") != RESIDENCY_LABEL
                     or not negated(text, int(e.get("start") or 0))
                 ]
+                kept = _registration_over_residence(text, kept)
                 if len(kept) < len(entities):
                     message.set(ENTITIES, kept, add_to_output=True)
         return messages
+
+
+_REGISTRATION_WORD = re.compile(r"户口|户籍|hukou|regist", re.IGNORECASE)
+
+
+def _registration_over_residence(
+    text: str, entities: List[Dict[str, Any]]
+) -> List[Dict[str, Any]]:
+    """Of two different types, the one said of the hukou ("户口在城里，人在农村住").
+
+    Where someone lives is not their registration type: when the types differ
+    and only one is named with a registration word (户口, hukou, registered),
+    the other is dropped.
+    """
+    residency = [e for e in entities if e.get("entity") == RESIDENCY_LABEL]
+    if len({str(e.get("value")) for e in residency}) < 2:
+        return entities
+
+    def of_registration(entity: Dict[str, Any]) -> bool:
+        start, end = int(entity.get("start") or 0), int(entity.get("end") or 0)
+        return bool(_REGISTRATION_WORD.search(text[start:end]))
+
+    registered = {str(e.get("value")) for e in residency if of_registration(e)}
+    if len(registered) != 1:
+        return entities
+    return [
+        e
+        for e in entities
+        if e.get("entity") != RESIDENCY_LABEL or str(e.get("value")) in registered
+    ]

@@ -169,3 +169,29 @@ def test_the_only_type_taken_back_is_dropped():
     )
     out = UnsureResidencyFilter().process([message])[0]
     assert residency_values(out) == []
+
+
+def test_the_type_of_the_hukou_wins_over_where_one_lives():
+    text = "我户口在城里，但是人在农村住，在哪交医保"
+    urban, rural = text.index("户口在城里"), text.index("农村")
+    message = parsed(text, "ask_where_to_go", [])
+    message.set(
+        "entities",
+        [
+            {
+                "entity": "residency_type",
+                "value": "urban",
+                "start": urban,
+                "end": urban + 5,
+            },
+            {
+                "entity": "residency_type",
+                "value": "agricultural",
+                "start": rural,
+                "end": rural + 2,
+            },
+        ],
+        add_to_output=True,
+    )
+    out = UnsureResidencyFilter().process([message])[0]
+    assert residency_values(out) == ["urban"]
