@@ -454,6 +454,66 @@ class AmbiguityDetector(GraphComponent):
         return messages
 
 
+# ---- a hukou type makes it the resident's own question -----------------------------
+
+EMPLOYER_INTENTS = frozenset(
+    {"ask_employer_registration", "ask_employer_change", "ask_agency_notification"}
+)
+NOTIFICATION_INTENT = "ask_agency_notification"
+PERSONAL_PAYMENT_INTENTS = (
+    "ask_individual_payment",
+    "ask_materials",
+    "ask_where_to_go",
+    "ask_payment_amount",
+)
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False
+)
+class HukouTypeTopicGuard(_StatelessComponent):
+    """A message naming a hukou type is about a person's insurance, not an employer.
+
+    Employers have no hukou.  A long message that tells a resident's story
+    ("the company laid me off ... I'm urban registered, where do I go?") shares
+    words with the employer topics (company, agency, registration) and used to
+    get the Article 57 answer; when the classifier picks an employer topic but
+    the message names an urban or agricultural hukou, the best personal payment
+    question of the ranking is taken instead (or the payment question itself).
+    Which offices inform the agency (births, deaths, hukou moves) is the one
+    employer topic a hukou type fits, so it is kept unless a payment question
+    is a real runner-up.
+    """
+
+    NOTIFICATION_RUNNER_UP = 0.1
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+            if intent not in EMPLOYER_INTENTS:
+                continue
+            entities = message.get(ENTITIES) or []
+            if not any(e.get("entity") == RESIDENCY_LABEL for e in entities):
+                continue
+            ranking = list(message.get(INTENT_RANKING_KEY) or [])
+            personal = [
+                (
+                    str(r.get(INTENT_NAME_KEY)),
+                    float(r.get(PREDICTED_CONFIDENCE_KEY) or 0),
+                )
+                for r in ranking
+                if r.get(INTENT_NAME_KEY) in PERSONAL_PAYMENT_INTENTS
+            ]
+            if intent == NOTIFICATION_INTENT and not any(
+                confidence >= self.NOTIFICATION_RUNNER_UP for _, confidence in personal
+            ):
+                # "户口迁到城里了，派出所会通知社保吗" is about the notification.
+                continue
+            best = personal[0][0] if personal else PERSONAL_PAYMENT_INTENTS[0]
+            _set_intent(message, best, ranking)
+        return messages
+
+
 # ---- "I don't know if I'm urban or agricultural" ---------------------------------
 
 NOT_SURE_INTENT = "inform_not_sure"

@@ -7,7 +7,11 @@ from typing import List, Optional
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.components import UnsureResidencyFilter, unsure_of_residency
+from bot.nlu.components import (
+    HukouTypeTopicGuard,
+    UnsureResidencyFilter,
+    unsure_of_residency,
+)
 
 
 def parsed(text: str, intent: str, values: List[str]) -> Message:
@@ -195,3 +199,44 @@ def test_the_type_of_the_hukou_wins_over_where_one_lives():
     )
     out = UnsureResidencyFilter().process([message])[0]
     assert residency_values(out) == ["urban"]
+
+
+def ranked(text: str, ranking: List[tuple], values: List[str]) -> Message:
+    message = parsed(text, ranking[0][0], values)
+    message.set(
+        "intent_ranking",
+        [{"name": n, "confidence": c} for n, c in ranking],
+        add_to_output=True,
+    )
+    return message
+
+
+def test_an_employer_topic_naming_a_hukou_type_is_the_residents_question():
+    message = ranked(
+        "我在物流公司干了六年，被裁了，我是城市户口，医保要去哪里继续交",
+        [("ask_employer_registration", 0.6), ("ask_where_to_go", 0.2)],
+        ["urban"],
+    )
+    out = HukouTypeTopicGuard().process([message])[0]
+    assert out.get("intent")["name"] == "ask_where_to_go"
+    assert out.get("intent")["confidence"] == 0.6
+
+
+def test_an_employer_topic_without_a_hukou_type_is_left_alone():
+    message = ranked(
+        "公司成立了要怎么办社保登记",
+        [("ask_employer_registration", 0.6), ("ask_where_to_go", 0.2)],
+        [],
+    )
+    out = HukouTypeTopicGuard().process([message])[0]
+    assert out.get("intent")["name"] == "ask_employer_registration"
+
+
+def test_the_notification_question_about_a_hukou_move_is_kept():
+    message = ranked(
+        "户口迁到城里了，派出所会通知社保吗",
+        [("ask_agency_notification", 0.9), ("ask_where_to_go", 0.02)],
+        ["urban"],
+    )
+    out = HukouTypeTopicGuard().process([message])[0]
+    assert out.get("intent")["name"] == "ask_agency_notification"
