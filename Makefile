@@ -145,14 +145,14 @@ test-nlu: setup ## NLU evaluation on the held-out set, F1 per language
 	$(PY) -m tools.nlu_evaluate --model $(MODELS) --data tests/nlu_heldout.yml --out $(REPORTS)/nlu
 
 .PHONY: test-conversations
-test-conversations: setup ## Held-out conversations (tests/conversations_heldout) against a running stack, gated pass/wrong rates
-	$(PY) -m pytest tests/e2e/test_conversations_heldout.py -q
+test-conversations: setup ## Held-out and development conversations (tests/conversations_heldout, tests/conversations_dev) against a running stack, gated pass/wrong rates
+	$(PY) -m pytest tests/e2e/test_conversations_heldout.py tests/e2e/test_conversations_dev.py -q
 
 .PHONY: test-integration
 # One pytest session, so the attack suite, the end-to-end tests and the browser
 # tests share one running stack.
 test-integration: setup browser $(LOCUST) ## The running assistant over real HTTP (WeChat included), the attack suite, a real browser
-	$(PY) -m pytest tests/e2e tests/security tests/web tests/console -q --ignore=tests/e2e/test_conversations_heldout.py
+	$(PY) -m pytest tests/e2e tests/security tests/web tests/console -q --ignore=tests/e2e/test_conversations_heldout.py --ignore=tests/e2e/test_conversations_dev.py
 
 .PHONY: test-security
 test-security: setup ## Only the attack suite (tests/security), against a running stack

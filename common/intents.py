@@ -25,6 +25,13 @@ TOPIC_INTENTS = (
     "ask_check_payment",
 )
 
+# A close call inside this group needs no question: the answer to the first
+# (where to go *and* what to bring) also answers the other two.
+PAYMENT_GUIDANCE_INTENT = "ask_individual_payment"
+COVERED_BY_PAYMENT_GUIDANCE = frozenset(
+    {"ask_individual_payment", "ask_materials", "ask_where_to_go"}
+)
+
 # Entities a button payload carries over from the ambiguous message.
 CARRIED_ENTITIES = ("residency_type", "document")
 

@@ -17,6 +17,26 @@ SUPPORTED_LANGUAGES = (EN, ZH)
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 
+# Pinyin residents type when they cannot (or will not) switch input method.
+# Words of a Chinese sentence ("zenme", "nali") count as Chinese; the domain's
+# nouns ("hukou", "yibao", "xinnonghe") are written by English speakers too, so
+# they count for neither language.  Syllables that are also common English
+# words ("you", "ban", "he", "me", "can") are left out.
+_PINYIN_SENTENCE_WORDS = frozenset(
+    """
+    zenme zenmeban zenyang zenmejiao nali naer nar shenme duoshao duoshaoqian
+    xuyao keyi nengbuneng wo wode women nin ni nide ta tade de le ne ba
+    jiao jiaofei banli qu dai cailiao zhidao buzhidao bu mei meiyou shi bushi
+    xiexie zaijian nihao chaxun cha zai zhege nage haishi huozhe yiqian xianzai
+    """.split()
+)
+_PINYIN_DOMAIN_WORDS = frozenset(
+    """
+    hukou shebao yibao xinnonghe shebaoju nongcun chengzhen chengshi nongye
+    juweihui cunweihui nongzhuanfei feinong xin nong zhuan fei ju hui
+    """.split()
+)
+
 
 def detect_language(text: Optional[str]) -> Optional[str]:
     """Return ``"zh"``, ``"en"`` or ``None`` when the text carries no signal.
@@ -24,16 +44,21 @@ def detect_language(text: Optional[str]) -> Optional[str]:
     ``None`` (emoji, digits, button payloads such as ``/greet``) means "keep the
     language the conversation already has".  One Chinese character weighs as much
     as one English word, so "我要交医保 thanks" is Chinese and
-    "how do I pay 医保" is English.
+    "how do I pay 医保" is English; a pinyin sentence ("xinnonghe zai nali ban")
+    is Chinese, and a lone pinyin term ("hukou") keeps the conversation's.
     """
     if not text or text.lstrip().startswith("/"):
         return None
-    cjk = len(CJK.findall(text))
-    latin_words = len(_LATIN_WORD.findall(text))
-    if cjk == 0 and latin_words == 0:
+    words = [word.lower() for word in _LATIN_WORD.findall(text)]
+    # "yibao zenme jiao" is Chinese in pinyin; "hukou" alone says nothing.
+    chinese = len(CJK.findall(text)) + sum(w in _PINYIN_SENTENCE_WORDS for w in words)
+    english = sum(
+        w not in _PINYIN_SENTENCE_WORDS and w not in _PINYIN_DOMAIN_WORDS for w in words
+    )
+    if chinese == 0 and english == 0:
         return None
     # Ties go to Chinese: a Chinese-speaking resident often quotes English terms.
-    return ZH if cjk >= latin_words else EN
+    return ZH if chinese >= english else EN
 
 
 _ASKS_FOR = {

@@ -22,9 +22,15 @@ Usage::
     python -m tools.heldout_conversations --rasa-url URL --backend-url URL \\
         --out var/reports/conversations [--files tests/conversations_heldout/en.yml ...]
 
+``--files`` takes any set in this format: the held-out set (the default) or
+the development set ``tests/conversations_dev/{en,zh}.yml``, whose failures
+may be read while the held-out ones may not.
+
 The demo resident (``backend.demo.DEMO_ID_NUMBER``) is verified in several
 conversations, so the backend must run with generous verification limits
-(``BACKEND_STARTS_PER_ID`` / ``BACKEND_STARTS_PER_CLIENT``).
+(``VERIFICATION_LIMITS``: per 10 minutes and per day, or the later
+conversations of a run are refused as rate limited; and the per-client
+message limit, as every conversation comes from one address).
 """
 
 from __future__ import annotations
@@ -46,6 +52,21 @@ DEFAULT_FILES = (
     REPO_ROOT / "tests" / "conversations_heldout" / "en.yml",
     REPO_ROOT / "tests" / "conversations_heldout" / "zh.yml",
 )
+
+DEV_FILES = (
+    REPO_ROOT / "tests" / "conversations_dev" / "en.yml",
+    REPO_ROOT / "tests" / "conversations_dev" / "zh.yml",
+)
+# Backend settings a stack needs to run a whole set: the demo resident asks
+# for a code in a dozen conversations per language, more than the per-ID
+# limits of a real deployment (3 per 10 minutes, 10 per day) allow.
+VERIFICATION_LIMITS = {
+    "BACKEND_STARTS_PER_ID": "1000",
+    "BACKEND_STARTS_PER_CLIENT": "1000",
+    "BACKEND_STARTS_PER_ID_PER_DAY": "1000",
+    # every conversation of a run comes from 127.0.0.1
+    "SHEBAO_RATE_LIMIT_CLIENT": "10000/minute",
+}
 
 PASS = "pass"
 ASKED_BACK = "asked_back"

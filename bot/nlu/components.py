@@ -50,7 +50,12 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.language.years import mentioned_year
-from common.intents import AMBIGUOUS_INTENT, TOPIC_INTENTS
+from common.intents import (
+    AMBIGUOUS_INTENT,
+    COVERED_BY_PAYMENT_GUIDANCE,
+    PAYMENT_GUIDANCE_INTENT,
+    TOPIC_INTENTS,
+)
 from common.language import CJK, detect_language
 from common.vocabulary import canonical_lookup
 
@@ -152,6 +157,17 @@ def _fallback_intent() -> Dict[str, Any]:
     }
 
 
+def _set_intent(message: Message, name: str, ranking: List[Dict[str, Any]]) -> None:
+    """Make ``name`` the message's intent, with the best confidence of the ranking."""
+    top = max(
+        (float(r.get(PREDICTED_CONFIDENCE_KEY) or 0.0) for r in ranking), default=1.0
+    )
+    intent = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: top}
+    rest = [r for r in ranking if r.get(INTENT_NAME_KEY) != name]
+    message.set(INTENT, intent, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [intent] + rest, add_to_output=True)
+
+
 def _set_fallback(message: Message) -> None:
     message.set(INTENT, _fallback_intent(), add_to_output=True)
     message.set(INTENT_RANKING_KEY, [_fallback_intent()], add_to_output=True)
@@ -192,6 +208,8 @@ _LATIN_TOKEN = re.compile(r"[a-z]+")
 _KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 _REPEATED_LETTER = re.compile(r"([a-z])\1\1")
 _VOWEL = re.compile(r"[aeiouy]")
+# One character typed this many times, and nothing else, is mash.
+_HELD_DOWN = 4
 
 
 def latin_words(text: str) -> List[str]:
@@ -226,8 +244,17 @@ def looks_like_mash(word: str) -> bool:
 
 
 def is_keyboard_mash(text: str, vocabulary: FrozenSet[str]) -> bool:
-    """A Latin-only message whose every word is unknown and looks like mash."""
-    if not text or text.lstrip().startswith("/") or CJK.search(text):
+    """A Latin-only message whose every word is unknown and looks like mash.
+
+    One letter held down ("啊啊啊啊啊", "zzzzzz") is mash in any script.
+    """
+    if not text or text.lstrip().startswith("/"):
+        return False
+    characters = _WORD_CHARACTER.findall(text)
+    held = len(characters) >= _HELD_DOWN and len(set(characters)) == 1
+    if held and not characters[0].isdigit():  # "000000" may be a code
+        return True
+    if CJK.search(text):
         return False
     words = latin_words(text)
     if not words:
@@ -300,6 +327,16 @@ class KeyboardMashFallback(GraphComponent):
         for message in messages:
             if is_keyboard_mash(message.get(TEXT) or "", self.vocabulary):
                 _set_fallback(message)
+                if CJK.search(message.get(TEXT) or ""):
+                    continue  # "啊啊啊啊" is Chinese all the same
+                # Latin mash is in no language: the conversation keeps its own
+                # (a Chinese resident's "asdf qwer" gets a Chinese "rephrase").
+                kept = [
+                    e
+                    for e in message.get(ENTITIES) or []
+                    if e.get("entity") != LanguageDetector.entity_name
+                ]
+                message.set(ENTITIES, kept, add_to_output=True)
         return messages
 
 
@@ -338,8 +375,8 @@ class AmbiguityDetector(GraphComponent):
     ) -> "AmbiguityDetector":
         return cls({**cls.get_default_config(), **config})
 
-    def ambiguous_pair(self, ranking: List[Dict[str, Any]]) -> Optional[List[str]]:
-        """The two topic intents too close to call, best first, if any."""
+    def close_pair(self, ranking: List[Dict[str, Any]]) -> Optional[List[str]]:
+        """The two best intents if they are too close to call, best first."""
         ranked = [
             r
             for r in ranking
@@ -349,18 +386,52 @@ class AmbiguityDetector(GraphComponent):
         if len(ranked) < 2:
             return None
         first, second = ranked[0], ranked[1]
-        names = [str(first[INTENT_NAME_KEY]), str(second[INTENT_NAME_KEY])]
-        if not all(name in TOPIC_INTENTS for name in names):
-            return None
         top = float(first.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
         runner_up = float(second.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
         if runner_up < self.min_confidence or top - runner_up >= self.margin:
             return None
+        return [str(first[INTENT_NAME_KEY]), str(second[INTENT_NAME_KEY])]
+
+    def ambiguous_pair(self, ranking: List[Dict[str, Any]]) -> Optional[List[str]]:
+        """The two topic intents too close to call, best first, if any."""
+        names = self.close_pair(ranking)
+        if names is None or not all(name in TOPIC_INTENTS for name in names):
+            return None
         return names
+
+    def resolved_close_call(
+        self, ranking: List[Dict[str, Any]], entities: List[Dict[str, Any]]
+    ) -> Optional[str]:
+        """The intent a close call comes to when either reading gets one answer.
+
+        - Two payment questions the payment guidance answers together
+          ("what do I bring, or where do I go?"): that guidance.
+        - A payment question against giving the residency type, with a type
+          in the message ("I converted to a non-agricultural hukou"): the type
+          given, so the answer follows the conversation's question.
+        """
+        names = self.close_pair(ranking)
+        if names is None:
+            return None
+        if set(names) <= COVERED_BY_PAYMENT_GUIDANCE:
+            return PAYMENT_GUIDANCE_INTENT
+        others = set(names) - {RESIDENCY_ANSWER_INTENT}
+        names_a_type = any(e.get("entity") == RESIDENCY_LABEL for e in entities)
+        if (
+            RESIDENCY_ANSWER_INTENT in names
+            and others <= COVERED_BY_PAYMENT_GUIDANCE | {"ask_payment_amount"}
+            and names_a_type
+        ):
+            return RESIDENCY_ANSWER_INTENT
+        return None
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             ranking = list(message.get(INTENT_RANKING_KEY) or [])
+            resolved = self.resolved_close_call(ranking, message.get(ENTITIES) or [])
+            if resolved is not None:
+                _set_intent(message, resolved, ranking)
+                continue
             pair = self.ambiguous_pair(ranking)
             if pair is None:
                 continue
@@ -383,9 +454,70 @@ class AmbiguityDetector(GraphComponent):
         return messages
 
 
+# ---- a hukou type makes it the resident's own question -----------------------------
+
+EMPLOYER_INTENTS = frozenset(
+    {"ask_employer_registration", "ask_employer_change", "ask_agency_notification"}
+)
+NOTIFICATION_INTENT = "ask_agency_notification"
+PERSONAL_PAYMENT_INTENTS = (
+    "ask_individual_payment",
+    "ask_materials",
+    "ask_where_to_go",
+    "ask_payment_amount",
+)
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False
+)
+class HukouTypeTopicGuard(_StatelessComponent):
+    """A message naming a hukou type is about a person's insurance, not an employer.
+
+    Employers have no hukou.  A long message that tells a resident's story
+    ("the company laid me off ... I'm urban registered, where do I go?") shares
+    words with the employer topics (company, agency, registration) and used to
+    get the Article 57 answer; when the classifier picks an employer topic but
+    the message names an urban or agricultural hukou, the best personal payment
+    question of the ranking is taken instead (or the payment question itself).
+    Which offices inform the agency (births, deaths, hukou moves) is the one
+    employer topic a hukou type fits, so it is kept unless a payment question
+    is a real runner-up.
+    """
+
+    NOTIFICATION_RUNNER_UP = 0.1
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+            if intent not in EMPLOYER_INTENTS:
+                continue
+            entities = message.get(ENTITIES) or []
+            if not any(e.get("entity") == RESIDENCY_LABEL for e in entities):
+                continue
+            ranking = list(message.get(INTENT_RANKING_KEY) or [])
+            personal = [
+                (
+                    str(r.get(INTENT_NAME_KEY)),
+                    float(r.get(PREDICTED_CONFIDENCE_KEY) or 0),
+                )
+                for r in ranking
+                if r.get(INTENT_NAME_KEY) in PERSONAL_PAYMENT_INTENTS
+            ]
+            if intent == NOTIFICATION_INTENT and not any(
+                confidence >= self.NOTIFICATION_RUNNER_UP for _, confidence in personal
+            ):
+                # "户口迁到城里了，派出所会通知社保吗" is about the notification.
+                continue
+            best = personal[0][0] if personal else PERSONAL_PAYMENT_INTENTS[0]
+            _set_intent(message, best, ranking)
+        return messages
+
+
 # ---- "I don't know if I'm urban or agricultural" ---------------------------------
 
 NOT_SURE_INTENT = "inform_not_sure"
+RESIDENCY_ANSWER_INTENT = "inform_residency"
 RESIDENCY_LABEL = "residency_type"
 _UNSURE = re.compile(
     r"不知道|不清楚|不确定|搞不懂|搞不清|弄不清|分不清|说不清|说不准|不晓得|不太懂|不了解|"
@@ -409,6 +541,17 @@ _NEGATED_BEFORE = re.compile(
     re.IGNORECASE,
 )
 _CLAUSE_WINDOW = 12
+# Questions the not-sure answer (both paths: where to go, what to bring) answers.
+_ANSWERED_BY_BOTH_PATHS = frozenset(
+    {"ask_individual_payment", "ask_materials", "ask_where_to_go", "inform_residency"}
+)
+# The type itself is what the resident does not know ("不知道是什么户口",
+# "not sure what my hukou is"), not something else ("不知道去哪").
+_NAMES_RESIDENCY = re.compile(
+    r"户口|户籍|城镇|农村|农业|城市|\bhukou\b|household registration|\burban\b|"
+    r"\brural\b|\bagricultural\b",
+    re.IGNORECASE,
+)
 
 
 def unsure_of_residency(text: str, intent: Optional[str], values: List[str]) -> bool:
@@ -446,7 +589,9 @@ class UnsureResidencyFilter(_StatelessComponent):
     "urban or agricultural?") filled the slot with the last type named, and the
     resident got the agricultural answer to "I don't know".  Of two different
     types, one taken back ("agricultural, not urban", "是农村，不是城镇") is
-    dropped, so the slot gets the other.
+    dropped, so the slot gets the other.  A payment question that says it does
+    not know the type ("how do I pay? not sure if I'm urban or rural") becomes
+    ``inform_not_sure``: its answer explains the type and gives both paths.
     """
 
     def process(self, messages: List[Message]) -> List[Message]:
@@ -459,18 +604,61 @@ class UnsureResidencyFilter(_StatelessComponent):
             ]
             intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
             text = message.get(TEXT) or ""
-            if unsure_of_residency(text, intent, values):
+            if unsure_of_residency(text, intent, values) or (
+                not values
+                and intent in _ANSWERED_BY_BOTH_PATHS
+                and bool(_UNSURE.search(text))
+                and bool(_NAMES_RESIDENCY.search(text))
+            ):
                 kept = [e for e in entities if e.get("entity") != RESIDENCY_LABEL]
                 message.set(ENTITIES, kept, add_to_output=True)
-            elif len(set(values)) > 1:
+                if intent in _ANSWERED_BY_BOTH_PATHS:
+                    # "how do I pay? I don't know if I'm urban or rural": what
+                    # the type is, who can tell, and both paths; asking "urban
+                    # or rural?" again would repeat what they cannot answer.
+                    ranking = list(message.get(INTENT_RANKING_KEY) or [])
+                    _set_intent(message, NOT_SURE_INTENT, ranking)
+            elif values:
                 # "she's agricultural, not urban": keep the type not taken back
-                # (the slot takes the last residency entity).
+                # (the slot takes the last residency entity); "我之前是农业户口"
+                # alone takes its only type back, so the form asks.
                 kept = [
                     e
                     for e in entities
                     if e.get("entity") != RESIDENCY_LABEL
                     or not negated(text, int(e.get("start") or 0))
                 ]
-                if any(e.get("entity") == RESIDENCY_LABEL for e in kept):
+                kept = _registration_over_residence(text, kept)
+                if len(kept) < len(entities):
                     message.set(ENTITIES, kept, add_to_output=True)
         return messages
+
+
+_REGISTRATION_WORD = re.compile(r"户口|户籍|hukou|regist", re.IGNORECASE)
+
+
+def _registration_over_residence(
+    text: str, entities: List[Dict[str, Any]]
+) -> List[Dict[str, Any]]:
+    """Of two different types, the one said of the hukou ("户口在城里，人在农村住").
+
+    Where someone lives is not their registration type: when the types differ
+    and only one is named with a registration word (户口, hukou, registered),
+    the other is dropped.
+    """
+    residency = [e for e in entities if e.get("entity") == RESIDENCY_LABEL]
+    if len({str(e.get("value")) for e in residency}) < 2:
+        return entities
+
+    def of_registration(entity: Dict[str, Any]) -> bool:
+        start, end = int(entity.get("start") or 0), int(entity.get("end") or 0)
+        return bool(_REGISTRATION_WORD.search(text[start:end]))
+
+    registered = {str(e.get("value")) for e in residency if of_registration(e)}
+    if len(registered) != 1:
+        return entities
+    return [
+        e
+        for e in entities
+        if e.get("entity") != RESIDENCY_LABEL or str(e.get("value")) in registered
+    ]

@@ -39,12 +39,33 @@ def intent_of(message: Message) -> Optional[str]:
 
 def test_two_close_topics_are_ambiguous_and_the_ranking_is_kept():
     message = detect(
-        [("ask_materials", 0.45), ("ask_where_to_go", 0.4), ("greet", 0.15)]
+        [("ask_materials", 0.45), ("ask_employer_registration", 0.4), ("greet", 0.15)]
     )
     assert intent_of(message) == AMBIGUOUS_INTENT
     names = [r["name"] for r in message.get("intent_ranking")]
-    assert names == [AMBIGUOUS_INTENT, "ask_materials", "ask_where_to_go", "greet"]
+    assert names == [
+        AMBIGUOUS_INTENT,
+        "ask_materials",
+        "ask_employer_registration",
+        "greet",
+    ]
     assert message.get("intent")["confidence"] == pytest.approx(0.85)
+
+
+@pytest.mark.parametrize(
+    "ranking",
+    [
+        [("ask_materials", 0.45), ("ask_where_to_go", 0.4)],
+        [("ask_individual_payment", 0.41), ("ask_materials", 0.40)],
+        [("ask_where_to_go", 0.38), ("ask_individual_payment", 0.36)],
+    ],
+)
+def test_a_close_call_the_payment_guidance_answers_is_no_question(ranking):
+    # Where to go and what to bring are both in the payment guidance.
+    message = detect(ranking)
+    assert intent_of(message) == "ask_individual_payment"
+    assert message.get("intent")["confidence"] == pytest.approx(ranking[0][1])
+    assert message.get("intent_ranking")[0]["name"] == "ask_individual_payment"
 
 
 def test_a_clear_winner_is_left_alone():
@@ -87,7 +108,16 @@ VOCABULARY = frozenset({"thx", "hmm", "bye", "ok"})
 
 
 @pytest.mark.parametrize(
-    "text", ["asdfgh", "jkl;jkl; zzzz", "qwerty uiop", "zxcvbnm", "sdfsdf", "lkjh"]
+    "text",
+    [
+        "asdfgh",
+        "jkl;jkl; zzzz",
+        "qwerty uiop",
+        "zxcvbnm",
+        "sdfsdf",
+        "lkjh",
+        "啊啊啊啊啊",
+    ],
 )
 def test_keyboard_mash_is_detected(text):
     assert is_keyboard_mash(text, VOCABULARY)
@@ -106,6 +136,9 @@ def test_keyboard_mash_is_detected(text):
         "asdfgh 你好",
         "/greet",
         "123456",
+        "000000",
+        "啊啊",
+        "好的好的",
         "",
     ],
 )
@@ -121,3 +154,42 @@ def test_keyboard_mash_becomes_nlu_fallback():
     component.process([mash, word])
     assert intent_of(mash) == "nlu_fallback"
     assert intent_of(word) == "thank"
+
+
+def test_keyboard_mash_carries_no_language():
+    # The conversation keeps its language: a Chinese resident's mash gets a
+    # Chinese "please rephrase".
+    component = KeyboardMashFallback(None, None, VOCABULARY)  # type: ignore[arg-type]
+    mash = parsed([("thank", 0.9)])
+    mash.set("text", "asdf qwer")
+    mash.set("entities", [{"entity": "language", "value": "en"}])
+    component.process([mash])
+    assert intent_of(mash) == "nlu_fallback"
+    assert mash.get("entities") == []
+
+
+def test_a_close_call_with_the_type_given_is_the_type_given():
+    # "I converted to a non-agricultural hukou": the answer follows the topic.
+    ranking = [("ask_individual_payment", 0.46), ("inform_residency", 0.455)]
+    message = parsed(ranking, fallback=True)
+    message.set("entities", [{"entity": "residency_type", "value": "urban"}])
+    detector = AmbiguityDetector({"margin": 0.1, "min_confidence": 0.2})
+    out = detector.process([message])[0]
+    assert intent_of(out) == "inform_residency"
+
+
+def test_a_close_call_with_the_type_but_no_type_named_is_left_alone():
+    ranking = [("ask_individual_payment", 0.46), ("inform_residency", 0.455)]
+    detector = AmbiguityDetector({"margin": 0.1, "min_confidence": 0.2})
+    out = detector.process([parsed(ranking, fallback=True)])[0]
+    assert intent_of(out) == "nlu_fallback"
+
+
+def test_a_held_down_chinese_character_keeps_its_language():
+    component = KeyboardMashFallback(None, None, VOCABULARY)  # type: ignore[arg-type]
+    mash = parsed([("greet", 0.9)])
+    mash.set("text", "啊啊啊啊啊")
+    mash.set("entities", [{"entity": "language", "value": "zh"}])
+    component.process([mash])
+    assert intent_of(mash) == "nlu_fallback"
+    assert mash.get("entities") == [{"entity": "language", "value": "zh"}]

@@ -34,6 +34,13 @@ from common.vocabulary import canonical_lookup, canonical_values, iter_phrases
         ("/greet", None),
         ('/inform_residency{"residency_type":"urban"}', None),
         ("<script>alert(1)</script>", "en"),
+        ("xinnonghe zai nali ban", "zh"),
+        ("yibao zenme jiao", "zh"),
+        ("城市户口，yibao自己咋交", "zh"),
+        ("hukou", None),
+        ("how do I sign up for xin nong he", "en"),
+        ("where to pay yibao with a city hukou", "en"),
+        ("can you help me", "en"),
     ],
 )
 def test_detect_language(text, expected):

@@ -7,7 +7,11 @@ from typing import List, Optional
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.components import UnsureResidencyFilter, unsure_of_residency
+from bot.nlu.components import (
+    HukouTypeTopicGuard,
+    UnsureResidencyFilter,
+    unsure_of_residency,
+)
 
 
 def parsed(text: str, intent: str, values: List[str]) -> Message:
@@ -114,3 +118,125 @@ def test_both_types_as_a_question_are_no_answer():
     assert unsure_of_residency(
         "城镇和农业有什么区别", "out_of_scope", ["urban", "agricultural"]
     )
+
+
+@pytest.mark.parametrize(
+    "text, intent, values",
+    [
+        (
+            "我不知道自己是城镇户口还是农村户口，医保该怎么交？",
+            "ask_individual_payment",
+            ["urban", "agricultural"],
+        ),
+        ("what do I need to bring? I don't know my hukou type", "ask_materials", []),
+        ("不清楚我是什么户口，去哪里交医保", "ask_where_to_go", []),
+    ],
+)
+def test_a_payment_question_unsure_of_the_type_becomes_not_sure(text, intent, values):
+    # The not-sure answer (what the type is, who can tell, both paths) answers it.
+    out = UnsureResidencyFilter().process([parsed(text, intent, values)])[0]
+    assert out.get("intent")["name"] == "inform_not_sure"
+    assert residency_values(out) == []
+
+
+@pytest.mark.parametrize(
+    "text, intent, values",
+    [
+        ("我不知道去哪，我是农村户口", "ask_where_to_go", ["agricultural"]),
+        ("i don't know where to go", "ask_where_to_go", []),
+        (
+            "how much is it? not sure if urban or rural",
+            "ask_payment_amount",
+            ["urban", "agricultural"],
+        ),
+    ],
+)
+def test_other_questions_keep_their_intent(text, intent, values):
+    out = UnsureResidencyFilter().process([parsed(text, intent, values)])[0]
+    assert out.get("intent")["name"] == intent
+
+
+def test_the_only_type_taken_back_is_dropped():
+    # "我之前是农业户口" (and nothing else) is no answer: the form asks again.
+    text = "我之前是农业户口，后来上学户口走了，现在怎么交医保"
+    message = parsed(text, "ask_individual_payment", [])
+    message.set(
+        "entities",
+        [
+            {
+                "entity": "residency_type",
+                "value": "agricultural",
+                "start": text.index("农业"),
+            }
+        ],
+        add_to_output=True,
+    )
+    out = UnsureResidencyFilter().process([message])[0]
+    assert residency_values(out) == []
+
+
+def test_the_type_of_the_hukou_wins_over_where_one_lives():
+    text = "我户口在城里，但是人在农村住，在哪交医保"
+    urban, rural = text.index("户口在城里"), text.index("农村")
+    message = parsed(text, "ask_where_to_go", [])
+    message.set(
+        "entities",
+        [
+            {
+                "entity": "residency_type",
+                "value": "urban",
+                "start": urban,
+                "end": urban + 5,
+            },
+            {
+                "entity": "residency_type",
+                "value": "agricultural",
+                "start": rural,
+                "end": rural + 2,
+            },
+        ],
+        add_to_output=True,
+    )
+    out = UnsureResidencyFilter().process([message])[0]
+    assert residency_values(out) == ["urban"]
+
+
+def ranked(text: str, ranking: List[tuple], values: List[str]) -> Message:
+    message = parsed(text, ranking[0][0], values)
+    message.set(
+        "intent_ranking",
+        [{"name": n, "confidence": c} for n, c in ranking],
+        add_to_output=True,
+    )
+    return message
+
+
+def test_an_employer_topic_naming_a_hukou_type_is_the_residents_question():
+    message = ranked(
+        "我在物流公司干了六年，被裁了，我是城市户口，医保要去哪里继续交",
+        [("ask_employer_registration", 0.6), ("ask_where_to_go", 0.2)],
+        ["urban"],
+    )
+    out = HukouTypeTopicGuard().process([message])[0]
+    assert out.get("intent")["name"] == "ask_where_to_go"
+    assert out.get("intent")["confidence"] == 0.6
+
+
+def test_an_employer_topic_without_a_hukou_type_is_left_alone():
+    message = ranked(
+        "公司成立了要怎么办社保登记",
+        [("ask_employer_registration", 0.6), ("ask_where_to_go", 0.2)],
+        [],
+    )
+    out = HukouTypeTopicGuard().process([message])[0]
+    assert out.get("intent")["name"] == "ask_employer_registration"
+
+
+def test_the_notification_question_about_a_hukou_move_is_kept():
+    message = ranked(
+        "户口迁到城里了，派出所会通知社保吗",
+        [("ask_agency_notification", 0.9), ("ask_where_to_go", 0.02)],
+        ["urban"],
+    )
+    out = HukouTypeTopicGuard().process([message])[0]
+    assert out.get("intent")["name"] == "ask_agency_notification"
