@@ -44,7 +44,7 @@ from tests.support.ids import sender_id
 from tests.support.rabbitmq import url_for
 from tests.support.scaled import (
     access_log,
-    kill_service,
+    kill_services,
     latest_code_any,
     relaunch_service,
     remove_scaled_stack,
@@ -198,12 +198,12 @@ def test_rabbitmq_cut_turns_go_on_and_the_console_catches_up(
         assert not console_lists(staff, f"rest:{sender}")
     finally:
         faults.broker_proxy.start()
+    # what the operator sees meanwhile: one warning per outage and replica
+    assert "events are kept until it is back" in logs_of(stack, "rasa")
     # aio-pika's robust connection is back within its 5 s retry; the kept events
-    # are published and wake the console's summarizer
+    # are published, and the first to arrive wakes the console's summarizer
+    # (which never lost its own connection, so it had no reason to catch up)
     assert eventually(lambda: console_lists(staff, f"rest:{sender}"), timeout=45)
-    rasa_logs = logs_of(stack, "rasa")
-    assert "events are kept until it is back" in rasa_logs
-    assert "is back; sending" in rasa_logs
 
 
 def test_backend_down_guidance_goes_on_and_inquiries_recover(
@@ -240,10 +240,17 @@ def test_backend_down_guidance_goes_on_and_inquiries_recover(
 
 # ---- a replica and an action server die under load ----------------------------------
 def lock_of(client: "redis.Redis", stack: ScaledStack, conversation: str) -> Any:
-    """The conversation's stored ticket lock (``bot/lock_store.py``), or None."""
+    """The conversation's stored ticket lock (``bot/lock_store.py``), or None;
+    its ``tickets`` as dicts (Rasa stores each as a JSON string)."""
     key = stack.scaled.redis_prefix + "lock:" + key_digest(REDIS_SECRET, conversation)
     raw = client.get(key)
-    return json.loads(raw) if raw else None
+    if not raw:
+        return None
+    lock = json.loads(raw)
+    lock["tickets"] = [
+        json.loads(t) if isinstance(t, str) else t for t in lock["tickets"]
+    ]
+    return lock
 
 
 @dataclass
@@ -251,7 +258,8 @@ class LockWait:
     """What the conversation whose turn died with its replica went through."""
 
     sender: str
-    killed_at: float
+    killed_at: float  # SIGKILL sent to rasa-1
+    gone_at: float  # rasa-1 and actions-1 reaped: their sockets are closed
     dead_ticket: Dict[str, Any]
     sent_at: float
     handed_over_at: float
@@ -285,8 +293,7 @@ def kill_mid_turn(stack: ScaledStack, client: "redis.Redis") -> LockWait:
         if done or not held or not held["tickets"]:
             turn.join()
             continue  # the turn was over before the lock was seen: again
-        killed_at = kill_service(rasa_1)
-        kill_service(actions_1)
+        killed_at, gone_at = kill_services(rasa_1, actions_1)
         turn.join(60)
         assert done and done[0] != 200, "the killed replica answered its turn"
         dead = held["tickets"][0]
@@ -315,6 +322,7 @@ def kill_mid_turn(stack: ScaledStack, client: "redis.Redis") -> LockWait:
         return LockWait(
             sender,
             killed_at,
+            gone_at,
             dead,
             sent_at,
             handed_over_at,
@@ -358,13 +366,14 @@ def test_kill_a_replica_and_an_action_server_under_load(
     report = check_run(run.transcripts, stack.database_urls["tracker"])
     turns = [t for r in records for t in r.get("turns") or []]
     failed = [t for t in turns if "replies" not in t]
-    after = [t for t in turns if float(t["at"]) > wait.killed_at]
+    after = [t for t in turns if float(t["at"]) > wait.gone_at]
     with capsys.disabled():
         print(f"\nkill under load: {run.summary().line()}")
         print(
             f"killed rasa-1 and actions-1 {wait.killed_at - started:.1f} s into the "
-            f"run; failed turns {len(failed)} (all sent before the kill), "
-            f"{len(after)} turns sent after it, all answered"
+            f"run, gone {wait.gone_at - wait.killed_at:.2f} s later; failed turns "
+            f"{len(failed)} (sent before they were gone), {len(after)} turns sent "
+            "after, all answered"
         )
         print(
             f"lock: the dead ticket expired {wait.dead_ticket['expires'] - wait.killed_at:.1f} s "
@@ -379,14 +388,14 @@ def test_kill_a_replica_and_an_action_server_under_load(
     # be stored or not (bench/load_check.py), nothing else
     assert report.acknowledged_kept, report.mismatches[:5]
     # a dead replica costs at most its requests in flight: only turns sent
-    # before the kill failed, every one sent after it was answered
-    assert all(float(t["at"]) <= wait.killed_at for t in failed), failed
+    # before the killed processes were gone failed, every later one was answered
+    assert all(float(t["at"]) <= wait.gone_at for t in failed), failed
     assert all("replies" in t for t in after)
     assert len(failed) <= USERS
     assert len(after) >= 30, len(after)  # conversations went on, on the others
     # nginx: after the kill no request failed on a dead upstream (to Rasa or to
     # the action servers); connections it refused were passed to the other
-    late = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(wait.killed_at + 2))
+    late = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(wait.gone_at + 2))
     bad = [
         line
         for line in access_log(stack)[log_mark:]

@@ -4,7 +4,7 @@ Each topology gets its own PostgreSQL databases (``<random prefix>_tracker`` ...
 its own Redis key prefix and its own RabbitMQ queue, so it can share the
 machine's services with other test runs; :func:`remove_scaled_stack` drops and
 deletes exactly those.  Fault tests kill, stop and restart single processes of
-a running topology with :func:`kill_service`, :func:`stop_service` and
+a running topology with :func:`kill_services`, :func:`stop_service` and
 :func:`relaunch_service`.
 """
 
@@ -20,7 +20,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import psycopg2
 import redis
@@ -163,13 +163,23 @@ def access_log(stack: ScaledStack) -> List[str]:
     return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
 
 
-def kill_service(service: Service) -> float:
-    """``kill -9`` the process (and its process group); when it was sent."""
-    assert service.process is not None and service.process.poll() is None
+def kill_services(*services: Service) -> Tuple[float, float]:
+    """``kill -9`` the processes (each its process group) at once: when the
+    signals were sent and when every process was gone.
+
+    The two differ by up to seconds for a big process on a busy machine: the
+    kernel frees its memory before it closes its sockets, and until then the
+    listening socket still accepts connections.
+    """
+    assert all(s.process is not None and s.process.poll() is None for s in services)
     killed_at = time.time()
-    os.killpg(service.process.pid, signal.SIGKILL)
-    service.process.wait(timeout=30)
-    return killed_at
+    for service in services:
+        assert service.process is not None
+        os.killpg(service.process.pid, signal.SIGKILL)
+    for service in services:
+        assert service.process is not None
+        service.process.wait(timeout=60)
+    return killed_at, time.time()
 
 
 def stop_service(service: Service) -> None:
