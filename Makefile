@@ -159,7 +159,7 @@ test-security: setup ## Only the attack suite (tests/security), against a runnin
 	$(PY) -m pytest tests/security -q
 
 .PHONY: test-scaled
-test-scaled: setup nginx ## The scaled topology through nginx (2 Rasa, 2 action servers) on throw-away databases
+test-scaled: setup nginx $(LOCUST) ## The scaled topology through nginx (2 Rasa, 2 action servers) on throw-away databases, its load and fault tests
 	SHEBAO_TRACKER_URL= $(PY) -m pytest tests/scaled -q -m scaled
 
 .PHONY: test
@@ -175,7 +175,11 @@ test-load: setup $(LOCUST) ## Only the load test: 50 Locust residents, then the 
 
 .PHONY: bench-load
 bench-load: setup $(LOCUST) ## Throughput (turns/s, p50/p95) and CPU per process with Locust: stock bot vs ours
-	$(PY) -m bench.replicas
+	$(PY) -m bench.replicas --topologies stock,single
+
+.PHONY: bench-replicas
+bench-replicas: setup nginx $(LOCUST) ## Stock bot, our stack, 1 and 2 scaled Rasa replicas in one run; the 2/1 ratio and a 4/16-replica cluster model
+	SHEBAO_TRACKER_URL= $(PY) -m bench.replicas --topologies stock,single,replicas-1,replicas-2
 
 .PHONY: bench-console
 bench-console: $(INSTALLED) ## Review console queries at 100 000 conversations (SQLite and PostgreSQL)

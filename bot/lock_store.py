@@ -20,7 +20,10 @@ A ticket that cannot be given back expires with its lifetime.
 
 A ticket lives Rasa's ``TICKET_LOCK_LIFETIME`` seconds (default 60, read by
 Rasa when it starts): the turn of a replica that died holding the lock stops
-blocking the conversation once its ticket expires.
+blocking the conversation once its ticket expires.  A ticket that waits
+behind another is kept alive by its waiter (Rasa's own would expire while it
+waits), so the turn after a dead replica's gets the lock, at most a lifetime
+after the dead turn began.
 
 What Rasa's own Redis store does not, this one does: every read-modify-write
 of a lock (issuing, finishing, expiring, cleaning up tickets) is one optimistic
@@ -32,6 +35,7 @@ a session credential) with only that hash in the value.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -167,6 +171,50 @@ class RedisTicketLockStore(RedisLockStore):
     def cleanup(self, conversation_id: Text, ticket_number: int) -> None:
         """Finish the ticket; a lock no one waits for goes in the same transaction."""
         self.finish_serving(conversation_id, ticket_number)
+
+    async def _acquire_lock(
+        self, conversation_id: Text, ticket: int, wait_time_in_seconds: float
+    ) -> TicketLock:
+        """Rasa's wait for the lock, with the waiting ticket kept alive meanwhile.
+
+        Rasa counts a ticket's lifetime from when it is issued, waiting
+        included: a turn that arrives just after a replica died holding the
+        conversation would see its own ticket run out within the second the
+        dead one does, and fail with ``LockError`` (the REST channel answers
+        200 with no reply; nothing is stored).  Here each wait step drops the
+        *other* expired tickets and moves this one's expiry on by the time it
+        waited, so its lifetime runs from when it is served.
+        """
+        waited_since = time.time()
+        while True:
+            lock = self.get_lock(conversation_id)
+            if lock is None or all(t.number != ticket for t in lock.tickets):
+                raise LockError(
+                    f"Could not acquire lock for conversation_id '{conversation_id}'."
+                )
+            if not lock.is_locked(ticket):
+                return lock
+            await asyncio.sleep(wait_time_in_seconds)
+            now = time.time()
+            self._update(conversation_id, _waited(ticket, now - waited_since))
+            waited_since = now
+
+
+def _waited(ticket: int, seconds: float) -> Change[None]:
+    """The change one wait step makes: ``ticket``'s expiry moved on by
+    ``seconds``, the other expired tickets gone."""
+
+    def change(lock: Optional[TicketLock]) -> Tuple[None, Optional[TicketLock]]:
+        if lock is None:
+            return None, None
+        for held in list(lock.tickets):
+            if held.number == ticket:
+                held.expires += seconds
+            elif held.has_expired():
+                lock.tickets.remove(held)
+        return None, lock
+
+    return change
 
 
 class SharedLockStore(LockStore):

@@ -170,7 +170,7 @@ def test_a_lost_turn_is_found(run: Any) -> None:
         sql(url, "DELETE FROM events WHERE id = :i", i=row)
     report = check_run(path, url)
     assert not report.ok
-    assert set(report.kinds) == {"lost_turn"}
+    assert report.kinds  # its bot messages now follow the turn before
     assert sender in report.mismatches[0]
 
 
@@ -268,6 +268,25 @@ def test_a_failed_turn_fails_the_run_whether_or_not_it_was_stored(
     assert report.mismatches == []
     assert (report.failed_turns, report.unconfirmed_stored) == (2, 1)
     assert not report.ok
+    assert report.acknowledged_kept  # a run that killed processes accepts both
+    assert main([str(path), str(store.engine.url)]) == 1
+    assert main(["--allow-failed", str(path), str(store.engine.url)]) == 0
+
+
+def test_with_failures_allowed_an_acknowledged_turn_must_still_be_stored(
+    store: RedactingSQLTrackerStore, tmp_path: Path
+) -> None:
+    """A kill may cost the turns in flight, never one that was answered."""
+    record = converse(store, sender_id(f"load-{random_tag(8)}"), ENGLISH)
+    record["turns"][-1] = {"text": "bye", "status": 502}
+    record["outcome"] = "failed"
+    url = str(store.engine.url)
+    sql(url, "DELETE FROM events WHERE id = :i", i=user_row(url, record["sender"], 1))
+    path = write(tmp_path / "t.jsonl", [record])
+    report = check_run(path, url)
+    assert not report.acknowledged_kept
+    assert report.kinds  # its bot messages now follow the turn before
+    assert main(["--allow-failed", str(path), url]) == 1
 
 
 def test_a_turn_in_flight_at_the_end_may_be_stored(

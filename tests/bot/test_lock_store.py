@@ -167,6 +167,27 @@ async def test_the_lock_of_a_holder_that_died_expires_after_the_lifetime(
     assert issued + lifetime - 0.1 <= acquired < issued + lifetime + 2
 
 
+async def test_a_turn_right_behind_a_dead_holder_gets_the_lock_not_an_error(
+    redis_env: Dict[str, str],
+) -> None:
+    """Every replica has the same lifetime and Rasa's 1 s wait step: the waiting
+    ticket must not run out with the dead one (Rasa's own does: LockError, and
+    the REST channel answers 200 with no reply; found by tests/scaled/test_faults.py)."""
+    lifetime = 2
+    dead, survivor = shared(redis_env), shared(redis_env)
+    dead.issue_ticket(CONVERSATION, lifetime)  # its replica dies holding it
+    issued = time.time()
+    await asyncio.sleep(0.05)  # the resident's next message comes at once
+    async with survivor.lock(CONVERSATION, lifetime, wait_time_in_seconds=1):
+        acquired = time.time()
+        lock = survivor.get_lock(CONVERSATION)
+        assert lock is not None and [t.number for t in lock.tickets] == [1]
+        # served with (about) a whole lifetime ahead, not the rest of one
+        assert lock.tickets[0].expires - acquired >= lifetime - 0.5
+    assert issued + lifetime - 0.1 <= acquired <= issued + lifetime + 1.5
+    assert survivor.get_lock(CONVERSATION) is None
+
+
 async def test_with_redis_down_turns_are_locked_in_the_process_and_redis_returns(
     redis_env: Dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:

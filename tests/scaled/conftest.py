@@ -1,5 +1,7 @@
 """The scaled topology (nginx, 2 Rasa servers, 2 action servers, 2 backend
-processes, PostgreSQL, Redis, RabbitMQ), started once per test module."""
+processes, PostgreSQL, Redis, RabbitMQ), started once for the package's tests
+that leave it whole; tests that break things start their own
+(``test_faults.py``)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from tests.support.scaled import remove_scaled_stack, start_scaled_stack
 from tools.scaled import ScaledStack
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def scaled(wechat_api: FakeWeChatApi) -> Iterator[ScaledStack]:
     """The topology on throw-away databases, a unique Redis prefix and queue.
 

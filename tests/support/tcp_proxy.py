@@ -78,6 +78,8 @@ class TcpProxy:
         self._writers.difference_update((writer, up_writer))
 
     async def _start(self) -> None:
+        if self._server is not None:  # already listening
+            return
         self._server = await asyncio.start_server(
             self._handle, "127.0.0.1", self.port, reuse_address=True
         )
@@ -92,7 +94,7 @@ class TcpProxy:
         self._writers.clear()
 
     def start(self) -> "TcpProxy":
-        """Listen (again) on the same port."""
+        """Listen (again) on the same port; nothing happens while it listens."""
         self._run(self._start())
         return self
 
