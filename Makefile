@@ -166,8 +166,9 @@ test-scaled: setup nginx $(LOCUST) ## The scaled topology through nginx (2 Rasa,
 test: setup lint typecheck validate test-unit test-stories test-nlu test-conversations test-integration test-scaled ## The whole suite
 
 .PHONY: bench
-bench: setup ## Benchmark against a stock `rasa init` bot (prints latency, throughput, memory)
+bench: setup nginx $(LOCUST) ## Benchmark against a stock `rasa init` bot (latency, throughput, growth, store size, memory), then the replica figures (bench-replicas)
 	$(PY) -m bench.run_bench
+	SHEBAO_TRACKER_URL= $(PY) -m bench.replicas --topologies stock,single,replicas-1,replicas-2
 
 .PHONY: test-load
 test-load: setup $(LOCUST) ## Only the load test: 50 Locust residents, then the "nothing lost" check of the store
