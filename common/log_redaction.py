@@ -13,11 +13,20 @@ traceback masked when it is created.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Callable
 
 from common.redaction import redact_text
 
 _installed = False
+# A web sender id is ``web:<server-issued session id>``: a credential (whoever
+# has it continues the conversation), so logs show only its first characters.
+_WEB_SESSION = re.compile(r"(web:[0-9a-fA-F]{6})[0-9a-fA-F]{10,}")
+
+
+def redact_log_text(text: str) -> str:
+    """``text`` as a log may keep it: personal data masked, session ids cut."""
+    return _WEB_SESSION.sub(r"\1…", redact_text(text))
 
 
 def _message_of(record: logging.LogRecord) -> str:
@@ -41,13 +50,13 @@ def _message_of(record: logging.LogRecord) -> str:
 
 def _redact_record(record: logging.LogRecord) -> logging.LogRecord:
     try:
-        record.msg = redact_text(_message_of(record))
+        record.msg = redact_log_text(_message_of(record))
     except Exception:  # noqa: BLE001 - never log what could not be redacted
         record.msg = "[redacted: failed]"
     record.args = ()
     if record.exc_info and not record.exc_text:
         try:
-            record.exc_text = redact_text(
+            record.exc_text = redact_log_text(
                 logging.Formatter().formatException(record.exc_info)
             )
         except Exception:  # noqa: BLE001

@@ -39,3 +39,14 @@ def test_record_factory_masks_records_of_any_handler():
         "any", logging.ERROR, __file__, 1, "id %s", ("11010519491231002X",), None
     )
     assert record.getMessage() == "id 110105********002X"
+
+
+def test_a_web_session_id_in_a_log_is_cut_to_its_first_characters():
+    from common.log_redaction import redact_log_text
+
+    session = "3f9a1c" + "0123456789abcdef" * 3 + "7e5d4c3b2a19f8e7"
+    line = f"Exception for sender_id='web:{session}' text='hello'"
+    logged = redact_log_text(line)
+    assert session not in logged and session[6:20] not in logged
+    assert "web:3f9a1c…" in logged
+    assert redact_log_text("sender rest:abcdef") == "sender rest:abcdef"
