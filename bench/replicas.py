@@ -289,6 +289,8 @@ def scaled_target(replicas: int, workdir: Path) -> Iterator[Target]:
             # sized for a load test, as bench/run_bench.py's stack
             "BACKEND_STARTS_PER_ID": "1000",
             "BACKEND_STARTS_PER_CLIENT": "1000",
+            "SHEBAO_RATE_LIMIT": "10000/minute",
+            "SHEBAO_RATE_LIMIT_CLIENT": "10000/minute",
         },
     )
     try:

@@ -22,17 +22,12 @@ def scaled(wechat_api: FakeWeChatApi) -> Iterator[ScaledStack]:
     Teardown stops every process, drops the databases, deletes the keys and
     the queue.
     """
-    from tests.conftest import SESSION_CLIENT_RATE_LIMIT
     from tests.support.wechat_app import stack_env
 
     stack = start_scaled_stack(
         replicas=2,
         actions=2,
-        # every test client is 127.0.0.1 (nginx passes the real peer address)
-        extra_env={
-            **stack_env(wechat_api.base_url),
-            "SHEBAO_RATE_LIMIT_CLIENT": SESSION_CLIENT_RATE_LIMIT,
-        },
+        extra_env=stack_env(wechat_api.base_url),
     )
     try:
         yield stack

@@ -75,6 +75,8 @@ def start_scaled_stack(
             "DATABASE_URL": "",
             "CONSOLE_DATABASE_URL": "",
             "SHEBAO_TRACKER_SENDER_KEY": SENDER_KEY,
+            # every test client is 127.0.0.1 (nginx passes the real peer address)
+            "SHEBAO_RATE_LIMIT_CLIENT": "10000/minute",
             **(extra_env or {}),
         },
     )
