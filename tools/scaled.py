@@ -563,9 +563,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         "--prepare-tracker-store", action="store_true", help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
-    from common.warnings_policy import quiet_library_deprecations
-
-    quiet_library_deprecations()  # before the services' checks import libraries
     if args.prepare_tracker_store:  # run by the launcher before the first replica
         return prepare_tracker_store()
     try:

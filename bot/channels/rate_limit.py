@@ -32,11 +32,16 @@ import functools
 import logging
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
-from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage, RedisStorage, Storage
+with warnings.catch_warnings():
+    # limits 2.4 imports pkg_resources, which warns on import whatever filters a
+    # process set up before (Sanic sets "once"): the notice is not ours to fix.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from limits import RateLimitItem, parse_many
+    from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 
 from common.env import ConfigError, env_str
