@@ -89,3 +89,38 @@ def test_fast_action_result_validation_behaves_like_rasas() -> None:
     with pytest.raises(jsonschema.ValidationError) as theirs:
         jsonschema.validate(bad, RemoteAction.action_response_format_spec())
     assert ours.value.message.startswith(theirs.value.message)
+
+
+def test_tracker_init_copy_we_replace_copies_and_resets_the_slots() -> None:
+    import copy
+    import copyreg
+
+    from rasa.shared.core import slots as slots_module
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.shared.utils.common import all_subclasses
+
+    from bot.rasa_speedups import ORIGINAL_INIT_COPY
+
+    what = UPGRADE.format(version=rasa.__version__, what="bot/rasa_speedups.py")
+    source = inspect.getsource(ORIGINAL_INIT_COPY)
+    assert "return DialogueStateTracker(" in source, what
+    assert "self.slots.values()" in source and "is_rule_tracker=" in source, what
+    constructor = inspect.getsource(DialogueStateTracker.__init__)
+    assert "{slot.name: copy.copy(slot) for slot in slots}" in constructor, what
+    assert (
+        "self.slots = AnySlotDict()" in constructor and "self._reset()" in constructor
+    )
+    assert "self._reset_slots()" in inspect.getsource(DialogueStateTracker._reset)
+    assert "slot.reset()" in inspect.getsource(DialogueStateTracker._reset_slots)
+    # copy.copy of a slot is "new object, same __dict__" for every slot class
+    for cls in [slots_module.Slot, *all_subclasses(slots_module.Slot)]:
+        assert cls not in copy._copy_dispatch and cls not in copyreg.dispatch_table
+        for name in (
+            "__copy__",
+            "__reduce__",
+            "__getstate__",
+            "__setstate__",
+            "__slots__",
+        ):
+            assert name not in vars(cls), (cls, name, what)
+        assert cls.__reduce_ex__ is object.__reduce_ex__, (cls, what)
