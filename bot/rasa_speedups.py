@@ -16,20 +16,31 @@ fails if an upgrade changes the Rasa code it stands in for.
   through ``__reduce_ex__`` — 290 µs for our 34 slots.  The replacement copies
   each slot's attribute dict directly (what ``copy.copy`` does for these
   classes) and resets it as the tracker's constructor does: 65 µs.
+- ``RulePolicy._get_possible_keys`` filters every rule against every state of
+  the conversation, newest first, through a lambda and
+  ``_is_rule_applicable``, which reverses the rule's states again on each
+  call.  The replacement reverses each rule once (remembered per policy, by
+  rule key), applies the same three tests and Rasa's own
+  ``_does_rule_match_state``, and stops once every rule left is shorter than
+  the states already looked at (from there on Rasa keeps them all).
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Text
+from typing import Any, Dict, List, Optional, Set, Text
 
 from rasa.core.actions.action import RemoteAction
+from rasa.core.policies.rule_policy import RulePolicy
 from rasa.shared.constants import DEFAULT_SENDER_ID, DOCS_BASE_URL
+from rasa.shared.core.constants import PREVIOUS_ACTION
+from rasa.shared.core.domain import State
 from rasa.shared.core.slots import Slot
 from rasa.shared.core.trackers import DialogueStateTracker
 
 # Rasa's own methods, kept for the upstream-API guard and the equivalence tests
 ORIGINAL_VALIDATE_ACTION_RESULT = RemoteAction._validate_action_result
 ORIGINAL_INIT_COPY = DialogueStateTracker.init_copy
+ORIGINAL_GET_POSSIBLE_KEYS = RulePolicy._get_possible_keys
 _validator: Optional[Any] = None
 _installed = False
 
@@ -93,10 +104,55 @@ def init_copy(self: DialogueStateTracker) -> DialogueStateTracker:
     return tracker
 
 
+def _reversed_rule_states(policy: RulePolicy, rule_key: Text) -> List[State]:
+    """``list(reversed(policy._rule_key_to_state(rule_key)))``, made once per rule."""
+    cache: Dict[Text, List[State]] = policy.__dict__.setdefault(
+        "_shebao_reversed_rules", {}
+    )
+    states = cache.get(rule_key)
+    if states is None:
+        states = cache[rule_key] = list(reversed(policy._rule_key_to_state(rule_key)))
+    return states
+
+
+def get_possible_keys(
+    self: RulePolicy, lookup: Dict[Text, Text], states: List[State]
+) -> Set[Text]:
+    """``RulePolicy._get_possible_keys`` without the per-call rule reversal.
+
+    Keeps a rule key exactly when Rasa's ``_is_rule_applicable`` holds for
+    every (turn index, state) pair, newest state first.
+    """
+    candidates = [(key, _reversed_rule_states(self, key)) for key in lookup]
+    match = self._does_rule_match_state
+    longest = max((len(rule) for _, rule in candidates), default=0)
+    for index, state in enumerate(reversed(states)):
+        if index >= longest:
+            break  # every rule left is applicable at this and all older turns
+        current_previous_action = state.get(PREVIOUS_ACTION)
+        kept = []
+        for key, rule in candidates:
+            if index >= len(rule):
+                kept.append((key, rule))
+                continue
+            rule_state = rule[index]
+            rule_previous_action = rule_state.get(PREVIOUS_ACTION)
+            if not rule_previous_action and not current_previous_action:
+                kept.append((key, rule))
+            elif not rule_previous_action or not current_previous_action:
+                continue
+            elif match(rule_state, state):
+                kept.append((key, rule))
+        candidates = kept
+        longest = max((len(rule) for _, rule in candidates), default=0)
+    return {key for key, _ in candidates}
+
+
 def install() -> None:
     """Install the replacements above (idempotent)."""
     global _installed
     if not _installed:
         RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
         DialogueStateTracker.init_copy = init_copy  # type: ignore[method-assign]
+        RulePolicy._get_possible_keys = get_possible_keys  # type: ignore[method-assign]
         _installed = True

@@ -1,17 +1,30 @@
 """Each replacement in ``bot/rasa_speedups.py`` gives exactly Rasa's result.
 
 They are compared with Rasa's own methods (kept by the module before it
-replaces them) on the real domain and on conversations with forms, slots of
-every type and reverts.
+replaces them) on the real domain and trained policies (``var/models``), on
+conversations with forms, slots of every type and reverts, and at every
+action of the test stories.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import random
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
-from rasa.shared.core.domain import Domain
+from rasa.core.policies.memoization import AugmentedMemoizationPolicy
+from rasa.core.policies.rule_policy import (
+    RULES,
+    RULES_FOR_LOOP_UNHAPPY_PATH,
+    RulePolicy,
+)
+from rasa.core.training import load_data
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.shared.core.domain import Domain, State
 from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -24,6 +37,59 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def domain() -> Domain:
     return Domain.load(str(REPO_ROOT / "domain.yml"))
+
+
+@pytest.fixture(scope="module")
+def policies(tmp_path_factory: pytest.TempPathFactory) -> Dict[type, Any]:
+    """The trained policies, loaded as ``rasa run`` loads them."""
+    storage, metadata = LocalModelStorage.from_model_archive(
+        tmp_path_factory.mktemp("model"), REPO_ROOT / "var" / "models" / "shebao.tar.gz"
+    )
+    loaded: Dict[type, Any] = {}
+    for name, node in metadata.predict_schema.nodes.items():
+        if node.uses in (RulePolicy, AugmentedMemoizationPolicy):
+            context = ExecutionContext(metadata.predict_schema, node_name=name)
+            config = {**node.uses.get_default_config(), **node.config}
+            loaded[node.uses] = node.uses.load(config, storage, node.resource, context)
+    assert set(loaded) == {RulePolicy, AugmentedMemoizationPolicy}
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def story_prefixes(domain: Domain) -> List[DialogueStateTracker]:
+    """The test stories, cut before each of their actions."""
+    prefixes = []
+    for story in load_data(
+        str(REPO_ROOT / "tests" / "stories"),
+        domain,
+        augmentation_factor=0,
+        use_story_concatenation=False,
+    ):
+        events = list(story.events)
+        for index, event in enumerate(events):
+            if isinstance(event, ActionExecuted) and index:
+                prefixes.append(
+                    DialogueStateTracker.from_events("s", events[:index], domain.slots)
+                )
+    assert len(prefixes) > 300
+    return prefixes
+
+
+@contextlib.contextmanager
+def replaced(cls: type, name: str, replacement: Any) -> Iterator[None]:
+    original = cls.__dict__[name]
+    setattr(cls, name, replacement)
+    try:
+        yield
+    finally:
+        setattr(cls, name, original)
+
+
+def prediction(policy: Any, tracker: DialogueStateTracker, domain: Domain) -> Any:
+    result = policy.predict_action_probabilities(
+        tracker, domain, rule_only_data=policy._get_rule_only_data()
+    )
+    return (result, result.action_metadata, result.max_confidence_index)
 
 
 def tracker_state(tracker: DialogueStateTracker) -> Dict[str, Any]:
@@ -91,3 +157,56 @@ def test_states_of_replayed_copies_equal_rasas(domain: Domain) -> None:
         rasa_speedups._installed = False
     assert ours == tracker.past_states(domain)
     assert memo == [tracker_state(t) for t, _ in tracker.generate_all_prior_trackers()]
+
+
+def as_conversation_state(rule_state: State) -> State:
+    """A rule's state as a conversation has it (JSON lists are tuples there)."""
+    return {
+        kind: {
+            key: tuple(value) if isinstance(value, list) else value
+            for key, value in sub_state.items()
+        }
+        for kind, sub_state in rule_state.items()
+    }
+
+
+def test_possible_rule_keys_equal_rasas(policies: Dict[type, Any]) -> None:
+    """Every rule's own states, and random splices of two rules' states."""
+    policy = policies[RulePolicy]
+    rng = random.Random(13)
+    for table in (RULES, RULES_FOR_LOOP_UNHAPPY_PATH):
+        lookup = policy.lookup[table]
+        rules = [json.loads(key) for key in lookup]
+        samples: List[List[State]] = [
+            [as_conversation_state(s) for s in r] for r in rules
+        ]
+        for _ in range(400):
+            first, second = rng.choice(rules), rng.choice(rules)
+            cut = rng.randrange(len(first) + 1)
+            samples.append([as_conversation_state(s) for s in first[:cut] + second])
+        samples += [[], [{}]]
+        matched = 0
+        for states in samples:
+            keys = rasa_speedups.get_possible_keys(policy, lookup, states)
+            assert keys == rasa_speedups.ORIGINAL_GET_POSSIBLE_KEYS(
+                policy, lookup, states
+            )
+            matched += bool(keys)
+        assert matched >= len(rules)  # at least each rule matches its own states
+
+
+def test_rule_predictions_at_every_story_action_equal_rasas(
+    policies: Dict[type, Any],
+    domain: Domain,
+    story_prefixes: List[DialogueStateTracker],
+) -> None:
+    policy = policies[RulePolicy]
+    ours: List[Tuple[Any, ...]] = []
+    with replaced(RulePolicy, "_get_possible_keys", rasa_speedups.get_possible_keys):
+        ours = [prediction(policy, t, domain) for t in story_prefixes]
+    with replaced(
+        RulePolicy, "_get_possible_keys", rasa_speedups.ORIGINAL_GET_POSSIBLE_KEYS
+    ):
+        theirs = [prediction(policy, t, domain) for t in story_prefixes]
+    assert ours == theirs
+    assert sum(1 for p in ours if max(p[0].probabilities) > 0) > 100  # rules fired

@@ -124,3 +124,24 @@ def test_tracker_init_copy_we_replace_copies_and_resets_the_slots() -> None:
         ):
             assert name not in vars(cls), (cls, name, what)
         assert cls.__reduce_ex__ is object.__reduce_ex__, (cls, what)
+
+
+def test_rule_policy_key_filter_we_replace() -> None:
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    from bot.rasa_speedups import ORIGINAL_GET_POSSIBLE_KEYS
+
+    what = UPGRADE.format(version=rasa.__version__, what="bot/rasa_speedups.py")
+    source = inspect.getsource(ORIGINAL_GET_POSSIBLE_KEYS)
+    assert "for i, state in enumerate(reversed(states)):" in source, what
+    assert "self._is_rule_applicable(_key, i, state)" in source, what
+    applicable = inspect.getsource(RulePolicy._is_rule_applicable)
+    for line in (
+        "reversed_rule_states = list(reversed(self._rule_key_to_state(rule_key)))",
+        "if turn_index >= len(reversed_rule_states):",
+        "current_previous_action = conversation_state.get(PREVIOUS_ACTION)",
+        "if not rule_previous_action and not current_previous_action:",
+        "if not rule_previous_action or not current_previous_action:",
+        "return self._does_rule_match_state(",
+    ):
+        assert line in applicable, (line, what)
