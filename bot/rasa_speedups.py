@@ -19,23 +19,27 @@ fails if an upgrade changes the Rasa code it stands in for.
 - ``RulePolicy._get_possible_keys`` filters every rule against every state of
   the conversation, newest first, through a lambda and
   ``_is_rule_applicable``, which reverses the rule's states again on each
-  call.  The replacement reverses each rule once (remembered per policy, by
-  rule key), applies the same three tests and Rasa's own
-  ``_does_rule_match_state``, and stops once every rule left is shorter than
-  the states already looked at (from there on Rasa keeps them all).
+  call.  The replacement reverses each rule once (remembered per policy and
+  lookup table) and files it under the previous action and intent its newest
+  state requires, so the newest conversation state is compared only with the
+  rules that can match it; it then applies the same three tests and Rasa's
+  own ``_does_rule_match_state``, and stops once every rule left is shorter
+  than the states already looked at (from there on Rasa keeps them all).
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Set, Text
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Set, Text, Tuple
 
 from rasa.core.actions.action import RemoteAction
 from rasa.core.policies.rule_policy import RulePolicy
 from rasa.shared.constants import DEFAULT_SENDER_ID, DOCS_BASE_URL
-from rasa.shared.core.constants import PREVIOUS_ACTION
+from rasa.shared.core.constants import PREVIOUS_ACTION, SHOULD_NOT_BE_SET, USER
 from rasa.shared.core.domain import State
 from rasa.shared.core.slots import Slot
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import ACTION_NAME, INTENT
 
 # Rasa's own methods, kept for the upstream-API guard and the equivalence tests
 ORIGINAL_VALIDATE_ACTION_RESULT = RemoteAction._validate_action_result
@@ -104,38 +108,106 @@ def init_copy(self: DialogueStateTracker) -> DialogueStateTracker:
     return tracker
 
 
-def _reversed_rule_states(policy: RulePolicy, rule_key: Text) -> List[State]:
-    """``list(reversed(policy._rule_key_to_state(rule_key)))``, made once per rule."""
-    cache: Dict[Text, List[State]] = policy.__dict__.setdefault(
-        "_shebao_reversed_rules", {}
-    )
-    states = cache.get(rule_key)
-    if states is None:
-        states = cache[rule_key] = list(reversed(policy._rule_key_to_state(rule_key)))
-    return states
+Rule = Tuple[Text, List[State]]  # a rule key and its states, newest first
+
+
+@dataclass
+class _RuleIndex:
+    """One lookup table's rules, reversed once and sorted by their newest state."""
+
+    lookup: Dict[Text, Text]  # the table indexed (checked by identity)
+    size: int
+    longest: int
+    starters: List[Rule]  # newest state without a previous action
+    # the others, by the (previous action, intent) their newest state requires
+    # (None: requires none)
+    by_requirement: Dict[Tuple[Any, Any], List[Rule]]
+
+
+def _required(rule_state: State, sub_state: Text, key: Text) -> Any:
+    """The value ``_does_rule_match_state`` demands equal in the conversation."""
+    value = rule_state.get(sub_state, {}).get(key)
+    if isinstance(value, list):
+        value = tuple(value)
+    return value if value and value != SHOULD_NOT_BE_SET else None
+
+
+def _rule_index(policy: RulePolicy, lookup: Dict[Text, Text]) -> _RuleIndex:
+    cache: Dict[int, _RuleIndex] = policy.__dict__.setdefault("_shebao_rules", {})
+    index = cache.get(id(lookup))
+    if index is not None and index.lookup is lookup and index.size == len(lookup):
+        return index
+    starters: List[Rule] = []
+    by_requirement: Dict[Tuple[Any, Any], List[Rule]] = {}
+    longest = 0
+    for key in lookup:
+        states = list(reversed(policy._rule_key_to_state(key)))
+        longest = max(longest, len(states))
+        newest = states[0]
+        if not newest.get(PREVIOUS_ACTION):
+            starters.append((key, states))
+            continue
+        requirement = (
+            _required(newest, PREVIOUS_ACTION, ACTION_NAME),
+            _required(newest, USER, INTENT),
+        )
+        by_requirement.setdefault(requirement, []).append((key, states))
+    index = _RuleIndex(lookup, len(lookup), longest, starters, by_requirement)
+    cache[id(lookup)] = index
+    return index
+
+
+def _newest_state_candidates(
+    policy: RulePolicy, index: _RuleIndex, state: State
+) -> List[Rule]:
+    """The rules ``_is_rule_applicable(key, 0, state)`` holds for.
+
+    Without a previous action in ``state``: the rules whose newest state has
+    none either (applicable without a comparison).  With one: of the rules
+    whose newest state has one too, ``_does_rule_match_state`` can only hold
+    for those whose required previous action and intent (if any) are the
+    state's; it decides for them.
+    """
+    current_previous_action = state.get(PREVIOUS_ACTION)
+    if not current_previous_action:
+        return index.starters
+    action = state.get(PREVIOUS_ACTION, {}).get(ACTION_NAME)
+    intent = state.get(USER, {}).get(INTENT)
+    try:
+        groups = {(action, intent), (action, None), (None, intent), (None, None)}
+        pool = [
+            rule for group in groups for rule in index.by_requirement.get(group, ())
+        ]
+    except TypeError:  # an unhashable value: compare with every rule
+        pool = [rule for rules in index.by_requirement.values() for rule in rules]
+    match = policy._does_rule_match_state
+    return [(key, rule) for key, rule in pool if match(rule[0], state)]
 
 
 def get_possible_keys(
     self: RulePolicy, lookup: Dict[Text, Text], states: List[State]
 ) -> Set[Text]:
-    """``RulePolicy._get_possible_keys`` without the per-call rule reversal.
+    """``RulePolicy._get_possible_keys`` without its per-call, per-rule overhead.
 
     Keeps a rule key exactly when Rasa's ``_is_rule_applicable`` holds for
     every (turn index, state) pair, newest state first.
     """
-    candidates = [(key, _reversed_rule_states(self, key)) for key in lookup]
-    match = self._does_rule_match_state
+    if not states:
+        return set(lookup)
+    index = _rule_index(self, lookup)
+    candidates = _newest_state_candidates(self, index, states[-1])
     longest = max((len(rule) for _, rule in candidates), default=0)
-    for index, state in enumerate(reversed(states)):
-        if index >= longest:
+    match = self._does_rule_match_state
+    for turn, state in enumerate(reversed(states[:-1]), start=1):
+        if turn >= longest:
             break  # every rule left is applicable at this and all older turns
         current_previous_action = state.get(PREVIOUS_ACTION)
         kept = []
         for key, rule in candidates:
-            if index >= len(rule):
+            if turn >= len(rule):
                 kept.append((key, rule))
                 continue
-            rule_state = rule[index]
+            rule_state = rule[turn]
             rule_previous_action = rule_state.get(PREVIOUS_ACTION)
             if not rule_previous_action and not current_previous_action:
                 kept.append((key, rule))

@@ -210,3 +210,56 @@ def test_rule_predictions_at_every_story_action_equal_rasas(
         theirs = [prediction(policy, t, domain) for t in story_prefixes]
     assert ours == theirs
     assert sum(1 for p in ours if max(p[0].probabilities) > 0) > 100  # rules fired
+
+
+def test_possible_rule_keys_equal_rasas_on_crafted_rules(
+    policies: Dict[type, Any],
+) -> None:
+    """Rule shapes our model lacks: text-only actions, unset markers, lists."""
+    import itertools
+
+    from rasa.shared.core.constants import SHOULD_NOT_BE_SET
+
+    listen = {"action_name": "action_listen"}
+    rules = [
+        [{"prev_action": {"action_text": "hi"}, "user": {"intent": "greet"}}],
+        [{"prev_action": listen, "user": {"intent": "greet"}}],
+        [{}, {"prev_action": listen, "user": {"intent": SHOULD_NOT_BE_SET}}],
+        [{"prev_action": listen, "slots": {"x": [1.0]}}],
+        [{"prev_action": {"action_name": "utter_x"}, "active_loop": {"name": "f"}}],
+        [{"user": {"intent": "greet"}}],
+        [
+            {
+                "prev_action": {"action_text": SHOULD_NOT_BE_SET},
+                "user": {"intent": "greet"},
+            }
+        ],
+        [
+            {"prev_action": {"action_name": "utter_x"}},
+            {"prev_action": listen, "active_loop": {"name": SHOULD_NOT_BE_SET}},
+        ],
+    ]
+    lookup = {json.dumps(rule): f"action_{i}" for i, rule in enumerate(rules)}
+    parts: List[List[Tuple[str, Any]]] = [
+        [("prev_action", listen), ("prev_action", {"action_text": "hi"})]
+        + [("prev_action", {"action_name": "utter_x"})],
+        [("user", {"intent": "greet"}), ("user", {"intent": "bye"})]
+        + [("user", {"text": "hi"})],
+        [("slots", {"x": (1.0,)}), ("slots", {"x": (0.0,)})],
+        [("active_loop", {"name": "f"}), ("active_loop", {"name": SHOULD_NOT_BE_SET})],
+    ]
+    states: List[State] = []
+    for choice in itertools.product(*[[None, *options] for options in parts]):
+        states.append(dict(item for item in choice if item is not None))
+    policy = policies[RulePolicy]
+    rng = random.Random(5)
+    matched = 0
+    for length in (1, 2, 3):
+        for _ in range(600):
+            sample = [rng.choice(states) for _ in range(length)]
+            keys = rasa_speedups.get_possible_keys(policy, lookup, sample)
+            assert keys == rasa_speedups.ORIGINAL_GET_POSSIBLE_KEYS(
+                policy, lookup, sample
+            )
+            matched += len(keys)
+    assert matched > 1000

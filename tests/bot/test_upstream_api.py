@@ -145,3 +145,13 @@ def test_rule_policy_key_filter_we_replace() -> None:
         "return self._does_rule_match_state(",
     ):
         assert line in applicable, (line, what)
+    # the rule index files rules by the values this comparison demands equal
+    match = inspect.getsource(RulePolicy._does_rule_match_state)
+    for line in (
+        "conversation_sub_state = conversation_state.get(state_type, {})",
+        "value_from_rules = tuple(value_from_rules)",
+        "value_from_conversation = conversation_sub_state.get(key)",
+        "and value_from_rules != SHOULD_NOT_BE_SET",
+        "and value_from_conversation != value_from_rules",
+    ):
+        assert line in match, (line, what)
