@@ -26,7 +26,8 @@ otherwise the conversation is read from the database as before.  The
 remembered tracker is exactly what a database read would give: it is built
 from the redacted event dicts that were written (an event whose redacted form
 equals its original is kept as is).  A save after a cache hit knows how many
-events are stored and skips the ``COUNT``; a new session (``session_started``)
+events are stored and skips the ``COUNT`` (so does the first save of a new
+conversation: nothing is stored yet); a new session (``session_started``)
 drops the entry, so the next read goes to the database.  SQLite (the embedded
 default) runs with a write-ahead log and ``synchronous=NORMAL`` on pooled
 connections.
@@ -356,6 +357,9 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             if known:
                 assert entry is not None
                 new_events = list(tracker.events)[entry.count :]
+            elif newest is None:
+                # nothing stored for this sender: Rasa's count would be 0
+                new_events = list(tracker.events)
             else:
                 new_events = list(self._additional_events(session, tracker))
             stored: List[Event] = []
