@@ -263,3 +263,91 @@ def test_possible_rule_keys_equal_rasas_on_crafted_rules(
             )
             matched += len(keys)
     assert matched > 1000
+
+
+def response_samples() -> List[Any]:
+    """Action-server responses: every kind of event, valid and broken ones."""
+    from rasa.shared.core.events import (
+        ActionExecutionRejected,
+        ActiveLoop,
+        AllSlotsReset,
+        BotUttered,
+        FollowupAction,
+        LoopInterrupted,
+        Restarted,
+        SessionStarted,
+    )
+
+    events: List[Dict[str, Any]] = [e.as_dict() for e in conversation()]
+    events += [
+        e.as_dict()
+        for e in (
+            SlotSet("residency_type", None),
+            SlotSet("months", [1, 2]),
+            ActiveLoop(None),
+            AllSlotsReset(),
+            FollowupAction("utter_greet"),
+            LoopInterrupted(True),
+            ActionExecutionRejected("individual_payment_form"),
+            Restarted(),
+            SessionStarted(),
+            BotUttered("hi", {"buttons": []}, {"utter_action": "utter_greet"}),
+        )
+    ]
+    events.append({"event": "slot", "name": "x", "value": 1})
+    broken: List[Any] = []
+    for event in events:
+        broken += [
+            {k: v for k, v in event.items() if k != "event"},
+            {**event, "event": "no_such_event"},
+            {**event, "event": 5},
+            {**event, "event": ["slot"]},
+            {**event, "timestamp": "yesterday"},
+            {**event, "metadata": 3},
+            {**event, "name": 7},
+            {**event, "text": 7},
+            {**event, "parse_data": "text"},
+            {k: v for k, v in event.items() if k not in ("name", "value")},
+        ]
+    samples: List[Any] = [{"events": [e], "responses": []} for e in events + broken]
+    samples += [
+        {"events": events, "responses": [{"text": "hi"}]},
+        {"events": events + broken[:1], "responses": []},
+        {"events": [], "responses": "no"},
+        {"events": "no", "responses": []},
+        {"events": [3], "responses": []},
+        {"responses": [{"text": "hi"}]},
+        {},
+        [],
+        "events",
+        None,
+    ]
+    return samples
+
+
+def test_event_by_event_validation_accepts_exactly_what_the_schema_does() -> None:
+    fast = rasa_speedups._EventValidators.build()
+    full = rasa_speedups._response_validator()
+    samples = response_samples()
+    verdicts = [fast.valid(sample) for sample in samples]
+    assert verdicts == [full.is_valid(sample) for sample in samples]
+    assert 30 < sum(verdicts) < len(samples) - 100  # both kinds, many of each
+
+
+def test_invalid_responses_get_rasas_error() -> None:
+    """Rasa's error is ``jsonschema.validate``'s: the best match of the errors."""
+    import jsonschema
+    from jsonschema.exceptions import best_match
+    from rasa.core.actions.action import RemoteAction
+
+    action = RemoteAction("validate_individual_payment_form", None)
+    full = rasa_speedups._response_validator()
+    for sample in response_samples():
+        error = best_match(full.iter_errors(sample))
+        if error is None:
+            assert rasa_speedups.validate_action_result(action, sample) is True
+            continue
+        with pytest.raises(jsonschema.ValidationError) as ours:
+            rasa_speedups.validate_action_result(action, sample)
+        assert ours.value.message.startswith(error.message + ". Failed to")
+        assert ours.value.path == error.path

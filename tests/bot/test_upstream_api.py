@@ -155,3 +155,15 @@ def test_rule_policy_key_filter_we_replace() -> None:
         "and value_from_conversation != value_from_rules",
     ):
         assert line in match, (line, what)
+
+
+def test_action_response_schema_has_one_branch_per_event_type() -> None:
+    from rasa.core.actions.action import RemoteAction
+
+    what = UPGRADE.format(version=rasa.__version__, what="bot/rasa_speedups.py")
+    schema = RemoteAction.action_response_format_spec()
+    items = schema["properties"]["events"]["items"]
+    assert items["required"] == ["event"] and items["type"] == "object", what
+    consts = [branch["properties"]["event"]["const"] for branch in items["oneOf"]]
+    assert len(consts) == len(set(consts)) > 20, what
+    assert all(isinstance(const, str) for const in consts), what
