@@ -27,6 +27,12 @@ fails if an upgrade changes the Rasa code it stands in for.
   rules that can match it; it then applies the same three tests and Rasa's
   own ``_does_rule_match_state``, and stops once every rule left is shorter
   than the states already looked at (from there on Rasa keeps them all).
+- ``AugmentedMemoizationPolicy._recall_using_truncation`` builds each shorter
+  history by replaying its events on a fresh tracker, then featurises it,
+  which replays them again; the replayed state is never read (the states
+  come from ``past_states``, which uses only the events and ``init_copy``).
+  The replacement gives each shorter history its events without the first
+  replay (with Rasa's own featurizer; any other featurizer gets Rasa's code).
 """
 
 from __future__ import annotations
@@ -36,10 +42,15 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Set, Text, Tuple
 
 from rasa.core.actions.action import RemoteAction
+from rasa.core.constants import POLICY_MAX_HISTORY
+from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer
+from rasa.core.policies import memoization
+from rasa.core.policies.memoization import AugmentedMemoizationPolicy
 from rasa.core.policies.rule_policy import RulePolicy
 from rasa.shared.constants import DEFAULT_SENDER_ID, DOCS_BASE_URL
 from rasa.shared.core.constants import PREVIOUS_ACTION, SHOULD_NOT_BE_SET, USER
-from rasa.shared.core.domain import State
+from rasa.shared.core.domain import Domain, State
+from rasa.shared.core.events import ActionExecuted, Event
 from rasa.shared.core.slots import Slot
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import ACTION_NAME, INTENT
@@ -48,6 +59,7 @@ from rasa.shared.nlu.constants import ACTION_NAME, INTENT
 ORIGINAL_VALIDATE_ACTION_RESULT = RemoteAction._validate_action_result
 ORIGINAL_INIT_COPY = DialogueStateTracker.init_copy
 ORIGINAL_GET_POSSIBLE_KEYS = RulePolicy._get_possible_keys
+ORIGINAL_RECALL_USING_TRUNCATION = AugmentedMemoizationPolicy._recall_using_truncation
 _validator: Optional[Any] = None
 _by_event: Optional["_EventValidators"] = None
 _installed = False
@@ -279,6 +291,79 @@ def get_possible_keys(
     return {key for key, _ in candidates}
 
 
+def _with_events(
+    tracker: DialogueStateTracker, events: List[Event]
+) -> DialogueStateTracker:
+    """``tracker.init_copy()`` holding ``events``, not replayed (see above)."""
+    shorter = tracker.init_copy()
+    shorter.events = shorter._create_events(events)
+    return shorter
+
+
+def _trim_by_max_history(
+    tracker: DialogueStateTracker, max_history: Optional[int]
+) -> DialogueStateTracker:
+    """``memoization._trim_tracker_by_max_history``, events only."""
+    count = memoization._get_max_applied_events_for_max_history(tracker, max_history)
+    if not count:
+        return tracker
+    return _with_events(tracker, tracker.applied_events()[-count:])
+
+
+def _strip_until_action_executed(
+    tracker: DialogueStateTracker, again: bool = False
+) -> Optional[DialogueStateTracker]:
+    """``_strip_leading_events_until_action_executed``, events only."""
+    first = second = None
+    applied = tracker.applied_events()
+    for index, event in enumerate(applied):
+        if isinstance(event, ActionExecuted):
+            if first is None:
+                first = index
+            else:
+                second = index
+                break
+    start = second if again else first
+    if start is None or not applied[start:]:
+        return None
+    return _with_events(tracker, applied[start:])
+
+
+def recall_using_truncation(
+    self: AugmentedMemoizationPolicy,
+    old_states: List[State],
+    tracker: DialogueStateTracker,
+    domain: Domain,
+    rule_only_data: Optional[Dict[Text, Any]],
+) -> Optional[Text]:
+    """Rasa's ``_recall_using_truncation`` without replaying each shorter history."""
+    if type(self.featurizer) is not MaxHistoryTrackerFeaturizer:
+        return ORIGINAL_RECALL_USING_TRUNCATION(
+            self, old_states, tracker, domain, rule_only_data
+        )
+    memoization.logger.debug("Launch DeLorean...")
+    truncated = _strip_until_action_executed(
+        _trim_by_max_history(tracker, self.config[POLICY_MAX_HISTORY])
+    )
+    while truncated is not None:
+        states = self._prediction_states(
+            truncated, domain, rule_only_data=rule_only_data
+        )
+        if old_states != states:
+            memorised = self._recall_states(states)
+            if memorised is not None:
+                memoization.structlogger.debug(
+                    "memoization.states_recall", states=copy.deepcopy(states)
+                )
+                return memorised
+            old_states = states
+        truncated = _strip_until_action_executed(truncated, again=True)
+    memoization.structlogger.debug(
+        "memoization.states_recall", old_states=copy.deepcopy(old_states)
+    )
+    return None
+
+
 def install() -> None:
     """Install the replacements above (idempotent)."""
     global _installed
@@ -286,4 +371,5 @@ def install() -> None:
         RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
         DialogueStateTracker.init_copy = init_copy  # type: ignore[method-assign]
         RulePolicy._get_possible_keys = get_possible_keys  # type: ignore[method-assign]
+        AugmentedMemoizationPolicy._recall_using_truncation = recall_using_truncation  # type: ignore[method-assign]
         _installed = True

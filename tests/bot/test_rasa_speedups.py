@@ -85,9 +85,12 @@ def replaced(cls: type, name: str, replacement: Any) -> Iterator[None]:
         setattr(cls, name, original)
 
 
-def prediction(policy: Any, tracker: DialogueStateTracker, domain: Domain) -> Any:
+def prediction(
+    policy: Any, tracker: DialogueStateTracker, domain: Domain, rules: RulePolicy
+) -> Any:
+    """The policy's prediction, with the rule-only data the graph gives it."""
     result = policy.predict_action_probabilities(
-        tracker, domain, rule_only_data=policy._get_rule_only_data()
+        tracker, domain, rule_only_data=rules._get_rule_only_data()
     )
     return (result, result.action_metadata, result.max_confidence_index)
 
@@ -203,11 +206,11 @@ def test_rule_predictions_at_every_story_action_equal_rasas(
     policy = policies[RulePolicy]
     ours: List[Tuple[Any, ...]] = []
     with replaced(RulePolicy, "_get_possible_keys", rasa_speedups.get_possible_keys):
-        ours = [prediction(policy, t, domain) for t in story_prefixes]
+        ours = [prediction(policy, t, domain, policy) for t in story_prefixes]
     with replaced(
         RulePolicy, "_get_possible_keys", rasa_speedups.ORIGINAL_GET_POSSIBLE_KEYS
     ):
-        theirs = [prediction(policy, t, domain) for t in story_prefixes]
+        theirs = [prediction(policy, t, domain, policy) for t in story_prefixes]
     assert ours == theirs
     assert sum(1 for p in ours if max(p[0].probabilities) > 0) > 100  # rules fired
 
@@ -351,3 +354,49 @@ def test_invalid_responses_get_rasas_error() -> None:
             rasa_speedups.validate_action_result(action, sample)
         assert ours.value.message.startswith(error.message + ". Failed to")
         assert ours.value.path == error.path
+
+
+def test_memoization_predictions_at_every_story_action_equal_rasas(
+    policies: Dict[type, Any],
+    domain: Domain,
+    story_prefixes: List[DialogueStateTracker],
+) -> None:
+    policy, rules = policies[AugmentedMemoizationPolicy], policies[RulePolicy]
+    busy = busy_tracker(domain)
+    prefixes = story_prefixes + [
+        DialogueStateTracker.from_events("s", list(busy.events)[:n], domain.slots)
+        for n in range(1, len(busy.events) + 1)
+    ]
+    name = "_recall_using_truncation"
+    with replaced(
+        AugmentedMemoizationPolicy, name, rasa_speedups.recall_using_truncation
+    ):
+        ours = [prediction(policy, t, domain, rules) for t in prefixes]
+    with replaced(
+        AugmentedMemoizationPolicy, name, rasa_speedups.ORIGINAL_RECALL_USING_TRUNCATION
+    ):
+        theirs = [prediction(policy, t, domain, rules) for t in prefixes]
+    assert ours == theirs
+    assert sum(1 for p in ours if max(p[0].probabilities) > 0) > 100  # recalled
+
+
+def test_truncated_histories_hold_the_events_rasa_replays(domain: Domain) -> None:
+    from rasa.core.policies import memoization
+
+    tracker = busy_tracker(domain)
+    for max_history in (1, 2, 4, None):
+        ours: Any = rasa_speedups._trim_by_max_history(tracker, max_history)
+        theirs: Any = memoization._trim_tracker_by_max_history(tracker, max_history)
+        again = False
+        while theirs is not None:
+            assert ours is not None
+            assert list(ours.events) == list(theirs.events)
+            assert ours.applied_events() == theirs.applied_events()
+            assert ours.past_states(domain) == theirs.past_states(domain)
+            ours = rasa_speedups._strip_until_action_executed(ours, again)
+            strip = (
+                AugmentedMemoizationPolicy._strip_leading_events_until_action_executed
+            )
+            theirs = strip(theirs, again)
+            again = True
+        assert ours is None

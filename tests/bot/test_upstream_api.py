@@ -167,3 +167,51 @@ def test_action_response_schema_has_one_branch_per_event_type() -> None:
     consts = [branch["properties"]["event"]["const"] for branch in items["oneOf"]]
     assert len(consts) == len(set(consts)) > 20, what
     assert all(isinstance(const, str) for const in consts), what
+
+
+def test_memoization_truncation_we_replace_reads_only_events() -> None:
+    """The shorter histories' replayed state is never read: events are enough."""
+    from rasa.core.featurizers.tracker_featurizers import (
+        MaxHistoryTrackerFeaturizer,
+        TrackerFeaturizer,
+    )
+    from rasa.core.policies import memoization
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.rasa_speedups import ORIGINAL_RECALL_USING_TRUNCATION
+
+    what = UPGRADE.format(version=rasa.__version__, what="bot/rasa_speedups.py")
+    recall = inspect.getsource(ORIGINAL_RECALL_USING_TRUNCATION)
+    for line in (
+        "_trim_tracker_by_max_history(tracker, self.config[POLICY_MAX_HISTORY])",
+        "truncated_tracker = self._strip_leading_events_until_action_executed(",
+        "states = self._prediction_states(",
+        "if old_states != states:",
+        "memorised = self._recall_states(states)",
+        "truncated_tracker, again=True",
+    ):
+        assert line in recall, (line, what)
+    strip = inspect.getsource(
+        memoization.AugmentedMemoizationPolicy._strip_leading_events_until_action_executed
+    )
+    assert "truncated_tracker = tracker.init_copy()" in strip, what
+    assert "events = applied_events[idx_to_use:]" in strip, what
+    trim = inspect.getsource(memoization._trim_tracker_by_max_history)
+    assert "applied_events = tracker.applied_events()[-max_applied_events:]" in trim
+    # featurising a tracker reads its events through past_states only
+    prediction = inspect.getsource(MaxHistoryTrackerFeaturizer.prediction_states)
+    assert (
+        "self._create_states(" in prediction
+        and "tracker."
+        not in prediction.replace("tracker,", "").replace("tracker in trackers", "")
+    ), what
+    assert "tracker.past_states(" in inspect.getsource(TrackerFeaturizer._create_states)
+    history = inspect.getsource(Domain.states_for_tracker_history)
+    assert "tracker.generate_all_prior_trackers()" in history, what
+    assert history.count("tracker.") == 1, what
+    prior = inspect.getsource(DialogueStateTracker.generate_all_prior_trackers)
+    assert "tracker = self.init_copy()" in prior, what
+    assert "for event in self.applied_events():" in prior, what
+    applied = inspect.getsource(DialogueStateTracker.applied_events)
+    assert "self.events" in applied and "self.slots" not in applied, what
