@@ -114,7 +114,8 @@ def test_tracker_init_copy_we_replace_copies_and_resets_the_slots() -> None:
     assert "slot.reset()" in inspect.getsource(DialogueStateTracker._reset_slots)
     # copy.copy of a slot is "new object, same __dict__" for every slot class
     for cls in [slots_module.Slot, *all_subclasses(slots_module.Slot)]:
-        assert cls not in copy._copy_dispatch and cls not in copyreg.dispatch_table
+        assert cls not in copy._copy_dispatch  # type: ignore[attr-defined]
+        assert cls not in copyreg.dispatch_table
         for name in (
             "__copy__",
             "__reduce__",
