@@ -29,7 +29,9 @@ How it works:
      same way (``5-13812341234`` -> ``5-138****1234``).
 
 Masked output never forms a new maskable run, so
-``redact_text(redact_text(x)) == redact_text(x)``.
+``redact_text(redact_text(x)) == redact_text(x)``.  A text without any
+decimal digit has no run and is returned as it is, without folding (most of
+a tracker event's strings: intent, action and entity names).
 
 :func:`redact_value` walks JSON-like data iteratively, masks strings, dict
 keys and integers, and is fail-closed: whatever lies deeper than
@@ -39,6 +41,7 @@ and it never raises.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any, List, Optional, Tuple
 
@@ -59,6 +62,10 @@ _SEPARATORS = frozenset(" -.")
 _CURRENCY_BEFORE = frozenset("¥￥$")
 _MONEY_AFTER = ("元", "块", "yuan", "rmb", "cny")
 _MAX_GROUPS = 16
+# ``\d`` of a str pattern is exactly the characters unicodedata.decimal()
+# knows, i.e. those _fold_char turns into an ASCII digit (checked for every
+# code point in tests/common/test_redaction.py)
+_ANY_DIGIT = re.compile(r"\d")
 
 
 def _fold_char(char: str) -> str:
@@ -180,6 +187,8 @@ def _redact_run(original: str, folded: str, start: int, end: int) -> str:
 
 def redact_text(text: str) -> str:
     """``text`` with ID numbers, mobile numbers and 6-digit codes masked."""
+    if _ANY_DIGIT.search(text) is None:
+        return text  # no digit, no run: every character is kept
     folded = "".join(_fold_char(char) for char in text)
     out: List[str] = []
     i, length = 0, len(text)

@@ -7,7 +7,8 @@
   for contribution inquiries.
 * :class:`LogisticRegressionIntentClassifier` is Rasa's logistic-regression
   classifier made safe for messages without features (an empty message makes
-  the stock one raise inside scikit-learn).
+  the stock one raise inside scikit-learn), and without its per-message
+  duplicate work.
 * :class:`ContentlessMessageFallback` routes messages with no words at all
   (empty, blank, emoji only) to ``nlu_fallback``, so they get the polite
   "please rephrase" answer instead of silence.
@@ -29,6 +30,7 @@ import json
 import re
 from typing import Any, Dict, FrozenSet, List, Optional, Text
 
+import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -48,6 +50,7 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from scipy.sparse import csr_matrix, hstack, vstack
 
 from bot.language.years import mentioned_year
 from common.intents import (
@@ -177,16 +180,63 @@ def _set_fallback(message: Message) -> None:
     DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True
 )
 class LogisticRegressionIntentClassifier(LogisticRegressionClassifier):
-    """Classifies messages that have features; the others are low-confidence input."""
+    """Classifies messages that have features; the others are low-confidence input.
+
+    Two things Rasa's classifier does per message are done once here, with the
+    same result: the message's sentence features (``get_sparse_features``
+    deep-copies and stacks both featurizers' matrices) are combined once, not
+    three times; and the coefficients are kept in Fortran order, so the
+    ``X @ coef_.T`` of every prediction reads them in place instead of copying
+    the whole (intents x n-grams) matrix to C order first (same values, same
+    order of summation: bit-identical probabilities).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Rasa's classifier, with room for the features of the messages in hand."""
+        super().__init__(*args, **kwargs)
+        self._sentence_features: Dict[int, Any] = {}
+
+    @classmethod
+    def load(cls, *args: Any, **kwargs: Any) -> "LogisticRegressionClassifier":
+        """Rasa's ``load``, with the coefficients in Fortran order (see above)."""
+        component = super().load(*args, **kwargs)
+        coef = getattr(component.clf, "coef_", None)
+        if coef is not None:
+            component.clf.coef_ = np.asfortranarray(coef)
+        return component
 
     def process(self, messages: List[Message]) -> List[Message]:
-        featured = [m for m in messages if m.get_sparse_features(TEXT)[1] is not None]
+        """Rasa's prediction for messages with features, the fallback for the rest."""
+        pairs = [(m, m.get_sparse_features(TEXT)[1]) for m in messages]
+        featured = {id(m): f for m, f in pairs if f is not None}
         if featured:
-            super().process(featured)
-        for message in messages:
-            if message.get_sparse_features(TEXT)[1] is None:
+            self._sentence_features = featured
+            try:
+                super().process([m for m, f in pairs if f is not None])
+            finally:
+                self._sentence_features = {}
+        for message, features in pairs:
+            if features is None:
                 _set_fallback(message)
         return messages
+
+    def _create_X(self, messages: List[Message]) -> csr_matrix:
+        """Rasa's ``_create_X``, taking the sentence features combined in ``process``."""
+        rows = []
+        for message in messages:
+            sparse_feats = self._sentence_features.get(id(message))
+            if sparse_feats is None:
+                sparse_feats = message.get_sparse_features(attribute=TEXT)[1]
+            dense_feats = message.get_dense_features(attribute=TEXT)[1]
+            rows.append(
+                hstack(
+                    [
+                        csr_matrix(sparse_feats.features if sparse_feats else []),
+                        csr_matrix(dense_feats.features if dense_feats else []),
+                    ]
+                )
+            )
+        return vstack(rows)
 
 
 @DefaultV1Recipe.register(

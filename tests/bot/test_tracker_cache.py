@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import List
+from typing import Iterator, List
 
 import pytest
 from rasa.shared.core.domain import Domain
@@ -114,14 +114,22 @@ def test_fast_deserialisation_is_rasas(domain: Domain) -> None:
     assert deserialise_events(dicts) == rasas(dicts)
 
 
-@pytest.fixture
+@pytest.fixture(params=["sqlite", "postgresql"])
 def store(
-    tmp_path: Path, domain: Domain, monkeypatch: pytest.MonkeyPatch
-) -> RedactingSQLTrackerStore:
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    domain: Domain,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[RedactingSQLTrackerStore]:
+    """The store on a fresh SQLite file and on a throwaway PostgreSQL database."""
     monkeypatch.setenv("SHEBAO_ENV", "development")  # the dev sender key
-    return RedactingSQLTrackerStore(
-        domain=domain, host=f"sqlite:///{tmp_path / 'tracker.sqlite3'}"
-    )
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'tracker.sqlite3'}"
+    else:
+        url = request.getfixturevalue("pg_database")
+    store = RedactingSQLTrackerStore(domain=domain, host=url)
+    yield store
+    store.engine.dispose()  # before the database is dropped
 
 
 def fresh_read(store: RedactingSQLTrackerStore, sender: str) -> DialogueStateTracker:

@@ -89,3 +89,130 @@ def test_fast_action_result_validation_behaves_like_rasas() -> None:
     with pytest.raises(jsonschema.ValidationError) as theirs:
         jsonschema.validate(bad, RemoteAction.action_response_format_spec())
     assert ours.value.message.startswith(theirs.value.message)
+
+
+def test_tracker_init_copy_we_replace_copies_and_resets_the_slots() -> None:
+    import copy
+    import copyreg
+
+    from rasa.shared.core import slots as slots_module
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.shared.utils.common import all_subclasses
+
+    from bot.rasa_speedups import ORIGINAL_INIT_COPY
+
+    what = UPGRADE.format(version=rasa.__version__, what="bot/rasa_speedups.py")
+    source = inspect.getsource(ORIGINAL_INIT_COPY)
+    assert "return DialogueStateTracker(" in source, what
+    assert "self.slots.values()" in source and "is_rule_tracker=" in source, what
+    constructor = inspect.getsource(DialogueStateTracker.__init__)
+    assert "{slot.name: copy.copy(slot) for slot in slots}" in constructor, what
+    assert (
+        "self.slots = AnySlotDict()" in constructor and "self._reset()" in constructor
+    )
+    assert "self._reset_slots()" in inspect.getsource(DialogueStateTracker._reset)
+    assert "slot.reset()" in inspect.getsource(DialogueStateTracker._reset_slots)
+    # copy.copy of a slot is "new object, same __dict__" for every slot class
+    for cls in [slots_module.Slot, *all_subclasses(slots_module.Slot)]:
+        assert cls not in copy._copy_dispatch  # type: ignore[attr-defined]
+        assert cls not in copyreg.dispatch_table
+        for name in (
+            "__copy__",
+            "__reduce__",
+            "__getstate__",
+            "__setstate__",
+            "__slots__",
+        ):
+            assert name not in vars(cls), (cls, name, what)
+        assert cls.__reduce_ex__ is object.__reduce_ex__, (cls, what)
+
+
+def test_rule_policy_key_filter_we_replace() -> None:
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    from bot.rasa_speedups import ORIGINAL_GET_POSSIBLE_KEYS
+
+    what = UPGRADE.format(version=rasa.__version__, what="bot/rasa_speedups.py")
+    source = inspect.getsource(ORIGINAL_GET_POSSIBLE_KEYS)
+    assert "for i, state in enumerate(reversed(states)):" in source, what
+    assert "self._is_rule_applicable(_key, i, state)" in source, what
+    applicable = inspect.getsource(RulePolicy._is_rule_applicable)
+    for line in (
+        "reversed_rule_states = list(reversed(self._rule_key_to_state(rule_key)))",
+        "if turn_index >= len(reversed_rule_states):",
+        "current_previous_action = conversation_state.get(PREVIOUS_ACTION)",
+        "if not rule_previous_action and not current_previous_action:",
+        "if not rule_previous_action or not current_previous_action:",
+        "return self._does_rule_match_state(",
+    ):
+        assert line in applicable, (line, what)
+    # the rule index files rules by the values this comparison demands equal
+    match = inspect.getsource(RulePolicy._does_rule_match_state)
+    for line in (
+        "conversation_sub_state = conversation_state.get(state_type, {})",
+        "value_from_rules = tuple(value_from_rules)",
+        "value_from_conversation = conversation_sub_state.get(key)",
+        "and value_from_rules != SHOULD_NOT_BE_SET",
+        "and value_from_conversation != value_from_rules",
+    ):
+        assert line in match, (line, what)
+
+
+def test_action_response_schema_has_one_branch_per_event_type() -> None:
+    from rasa.core.actions.action import RemoteAction
+
+    what = UPGRADE.format(version=rasa.__version__, what="bot/rasa_speedups.py")
+    schema = RemoteAction.action_response_format_spec()
+    items = schema["properties"]["events"]["items"]
+    assert items["required"] == ["event"] and items["type"] == "object", what
+    consts = [branch["properties"]["event"]["const"] for branch in items["oneOf"]]
+    assert len(consts) == len(set(consts)) > 20, what
+    assert all(isinstance(const, str) for const in consts), what
+
+
+def test_memoization_truncation_we_replace_reads_only_events() -> None:
+    """The shorter histories' replayed state is never read: events are enough."""
+    from rasa.core.featurizers.tracker_featurizers import (
+        MaxHistoryTrackerFeaturizer,
+        TrackerFeaturizer,
+    )
+    from rasa.core.policies import memoization
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.rasa_speedups import ORIGINAL_RECALL_USING_TRUNCATION
+
+    what = UPGRADE.format(version=rasa.__version__, what="bot/rasa_speedups.py")
+    recall = inspect.getsource(ORIGINAL_RECALL_USING_TRUNCATION)
+    for line in (
+        "_trim_tracker_by_max_history(tracker, self.config[POLICY_MAX_HISTORY])",
+        "truncated_tracker = self._strip_leading_events_until_action_executed(",
+        "states = self._prediction_states(",
+        "if old_states != states:",
+        "memorised = self._recall_states(states)",
+        "truncated_tracker, again=True",
+    ):
+        assert line in recall, (line, what)
+    strip = inspect.getsource(
+        memoization.AugmentedMemoizationPolicy._strip_leading_events_until_action_executed
+    )
+    assert "truncated_tracker = tracker.init_copy()" in strip, what
+    assert "events = applied_events[idx_to_use:]" in strip, what
+    trim = inspect.getsource(memoization._trim_tracker_by_max_history)
+    assert "applied_events = tracker.applied_events()[-max_applied_events:]" in trim
+    # featurising a tracker reads its events through past_states only
+    prediction = inspect.getsource(MaxHistoryTrackerFeaturizer.prediction_states)
+    assert (
+        "self._create_states(" in prediction
+        and "tracker."
+        not in prediction.replace("tracker,", "").replace("tracker in trackers", "")
+    ), what
+    assert "tracker.past_states(" in inspect.getsource(TrackerFeaturizer._create_states)
+    history = inspect.getsource(Domain.states_for_tracker_history)
+    assert "tracker.generate_all_prior_trackers()" in history, what
+    assert history.count("tracker.") == 1, what
+    prior = inspect.getsource(DialogueStateTracker.generate_all_prior_trackers)
+    assert "tracker = self.init_copy()" in prior, what
+    assert "for event in self.applied_events():" in prior, what
+    applied = inspect.getsource(DialogueStateTracker.applied_events)
+    assert "self.events" in applied and "self.slots" not in applied, what

@@ -112,3 +112,25 @@ def test_no_standalone_six_digit_code_survives(digits: list, around: str) -> Non
     year, month = int(code[:4]), int(code[4:])
     assume(not (1990 <= year <= 2099 and 1 <= month <= 12))  # a period: 202503
     assert code not in redact_text(f"{around}{code}{around}")
+
+
+def test_the_no_digit_shortcut_sees_every_character_that_folds_to_a_digit() -> None:
+    """``redact_text`` returns a text without ``\\d`` unchanged; that is exact.
+
+    A run (the only thing ever masked) starts at a character that folds to an
+    ASCII digit; ``\\d`` must match exactly those, for every code point.
+    """
+    from common.redaction import _ANY_DIGIT, _fold_char
+
+    mismatched = [
+        hex(code)
+        for code in range(0x110000)
+        if bool(_ANY_DIGIT.match(chr(code))) != ("0" <= _fold_char(chr(code)) <= "9")
+    ]
+    assert mismatched == []
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=["Nd"])))
+@settings(max_examples=300, deadline=None)
+def test_texts_without_digits_are_returned_as_they_are(text: str) -> None:
+    assert redact_text(text) is text
