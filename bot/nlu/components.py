@@ -18,6 +18,8 @@
 * :class:`AmbiguityDetector` predicts ``nlu_ambiguous`` when the two best
   intents are answerable topics whose confidences are within a margin, keeping
   the ranking, so ``action_disambiguate`` can ask "did you mean A or B?".
+* :class:`EmployerEventGuard` tells employer registration from change or
+  cancellation by the event a message names (set up, or changed / closed).
 * :class:`EntityCanonicalizer` turns the phrases found by the spaCy
   ``entity_ruler`` into canonical values (``城镇户口`` -> ``urban``) from the same
   table the ruler was built from, so slots never hold raw surface text.
@@ -50,6 +52,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.language.years import mentioned_year
+from bot.nlu.persons import residency_of_person_asked_about
 from common.intents import (
     AMBIGUOUS_INTENT,
     COVERED_BY_PAYMENT_GUIDANCE,
@@ -514,6 +517,80 @@ class HukouTypeTopicGuard(_StatelessComponent):
         return messages
 
 
+# ---- an employer set up, or changed / closed ----------------------------------------
+
+REGISTRATION_INTENT = "ask_employer_registration"
+CHANGE_INTENT = "ask_employer_change"
+# Article 57: registration within 30 days of being set up; change or
+# cancellation within 30 days of a change or termination.
+_SET_UP = re.compile(
+    r"成立|新开|刚开|开了(一|个|家|间)|开业|新公司|新单位|新企业|刚注册|注册了|设立|创办|"
+    r"开办|拿到营业执照|营业执照(刚)?(办|下来)|"
+    r"\bset(ting)? up\b|\bfounded\b|\bestablish|\bnewly\b|"
+    r"\bnew (company|business|firm|employer|shop|store|restaurant|startup)\b|"
+    r"\bstart-?up\b|\b(just )?opened\b|\bstarted (a|an|our|my|his|her|the)\b|"
+    r"\bgot (its|our|the|a) business licen",
+    re.IGNORECASE,
+)
+_CHANGED_OR_CLOSED = re.compile(
+    r"变更|变了|改名|更名|改了|改地址|搬|迁|注销|终止|关门|关了|要关|关闭|倒闭|解散|破产|"
+    r"清算|停业|撤销|吊销|合并|分立|兼并|不干|不开|不做了|换法人|法人换|销户|"
+    r"\bchang|\brenam|\bmov(e|ed|ing)\b|\brelocat|\bclos(e|ed|es|ing)\b|\bshut|"
+    r"\bdissol|\bterminat|\bwind(ing)? (up|down)\b|out of business|\bbankrupt|"
+    r"\bliquidat|\bderegist|\bmerg|\bupdat",
+    re.IGNORECASE,
+)
+
+
+def employer_event(text: str) -> Optional[str]:
+    """The employer topic a message's event decides, if it names only one kind.
+
+    A company set up asks about registration; one changed or closed asks about
+    change or cancellation.  A message naming both (or neither) decides nothing.
+    """
+    set_up = bool(_SET_UP.search(text))
+    changed = bool(_CHANGED_OR_CLOSED.search(text))
+    if set_up == changed:
+        return None
+    return REGISTRATION_INTENT if set_up else CHANGE_INTENT
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False
+)
+class EmployerEventGuard(_StatelessComponent):
+    """Registration or change, as the event the message names decides.
+
+    The two employer topics share almost every word (company, social insurance
+    registration, 30 days), so the classifier's choice between them can hang
+    on a filler: "先不查了，公司成立了要怎么办社保登记" read as change.  When
+    registration or change is predicted, or the two are a close call, and the
+    message names only a setting-up ("成立", "just opened") or only a change or
+    closing ("改名", "closing down"), that decides.
+    """
+
+    PAIR = frozenset({REGISTRATION_INTENT, CHANGE_INTENT})
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+            ranking = [
+                r
+                for r in message.get(INTENT_RANKING_KEY) or []
+                if r.get(INTENT_NAME_KEY) != AMBIGUOUS_INTENT
+            ]
+            if intent == AMBIGUOUS_INTENT:
+                top_two = {r.get(INTENT_NAME_KEY) for r in ranking[:2]}
+                if top_two != self.PAIR:
+                    continue
+            elif intent not in self.PAIR:
+                continue
+            decided = employer_event(message.get(TEXT) or "")
+            if decided is not None and decided != intent:
+                _set_intent(message, decided, ranking)
+        return messages
+
+
 # ---- "I don't know if I'm urban or agricultural" ---------------------------------
 
 NOT_SURE_INTENT = "inform_not_sure"
@@ -629,6 +706,9 @@ class UnsureResidencyFilter(_StatelessComponent):
                     or not negated(text, int(e.get("start") or 0))
                 ]
                 kept = _registration_over_residence(text, kept)
+                # "她是农村户口，我是城镇户口，她去哪办": the type of the person
+                # the question is about (both dropped when it is unclear whose).
+                kept = residency_of_person_asked_about(text, kept)
                 if len(kept) < len(entities):
                     message.set(ENTITIES, kept, add_to_output=True)
         return messages
