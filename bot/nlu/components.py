@@ -18,6 +18,8 @@
 * :class:`AmbiguityDetector` predicts ``nlu_ambiguous`` when the two best
   intents are answerable topics whose confidences are within a margin, keeping
   the ranking, so ``action_disambiguate`` can ask "did you mean A or B?".
+* :class:`WhyIdNumberGuard` keeps "why do you need my ID number?" to messages
+  that ask what the number is for.
 * :class:`EmployerEventGuard` tells employer registration from change or
   cancellation by the event a message names (set up, or changed / closed).
 * :class:`EntityCanonicalizer` turns the phrases found by the spaCy
@@ -403,7 +405,10 @@ class AmbiguityDetector(GraphComponent):
         return names
 
     def resolved_close_call(
-        self, ranking: List[Dict[str, Any]], entities: List[Dict[str, Any]]
+        self,
+        ranking: List[Dict[str, Any]],
+        entities: List[Dict[str, Any]],
+        text: str = "",
     ) -> Optional[str]:
         """The intent a close call comes to when either reading gets one answer.
 
@@ -412,6 +417,9 @@ class AmbiguityDetector(GraphComponent):
         - A payment question against giving the residency type, with a type
           in the message ("I converted to a non-agricultural hukou"): the type
           given, so the answer follows the conversation's question.
+        - Which offices inform the agency against a personal payment question,
+          in a message naming a hukou type and nothing about informing (a
+          story about grandparents' rural hukou): the payment question.
         """
         names = self.close_pair(ranking)
         if names is None:
@@ -426,12 +434,22 @@ class AmbiguityDetector(GraphComponent):
             and names_a_type
         ):
             return RESIDENCY_ANSWER_INTENT
+        if (
+            NOTIFICATION_INTENT in names
+            and names_a_type
+            and not _ABOUT_INFORMING.search(text)
+        ):
+            personal = [name for name in names if name in PERSONAL_PAYMENT_INTENTS]
+            if personal:
+                return personal[0]
         return None
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             ranking = list(message.get(INTENT_RANKING_KEY) or [])
-            resolved = self.resolved_close_call(ranking, message.get(ENTITIES) or [])
+            resolved = self.resolved_close_call(
+                ranking, message.get(ENTITIES) or [], message.get(TEXT) or ""
+            )
             if resolved is not None:
                 _set_intent(message, resolved, ranking)
                 continue
@@ -463,6 +481,13 @@ EMPLOYER_INTENTS = frozenset(
     {"ask_employer_registration", "ask_employer_change", "ask_agency_notification"}
 )
 NOTIFICATION_INTENT = "ask_agency_notification"
+# What Article 57's notification is about: who informs the agency of what.
+_ABOUT_INFORMING = re.compile(
+    r"通知|通报|告知|告诉|公安|派出所|出生|死亡|去世|注销|迁移|"
+    r"\binform|\bnotif|\btell|\btold\b|\bpolice\b|public security|\bbirths?\b|"
+    r"\bdeaths?\b|\bdied\b|\breport",
+    re.IGNORECASE,
+)
 PERSONAL_PAYMENT_INTENTS = (
     "ask_individual_payment",
     "ask_materials",
@@ -514,6 +539,77 @@ class HukouTypeTopicGuard(_StatelessComponent):
                 continue
             best = personal[0][0] if personal else PERSONAL_PAYMENT_INTENTS[0]
             _set_intent(message, best, ranking)
+        return messages
+
+
+# ---- "why do you need my ID number?" ------------------------------------------------
+
+WHY_ID_INTENT = "ask_why_id_number"
+# The question asks what the number is for (or whether it is safe to give);
+# other messages that mention it ("I forgot my ID number", "交医保要身份证号吗")
+# ask something else.
+_ASKS_WHAT_FOR = re.compile(
+    r"为什么|为啥|干嘛|干啥|干什么|做什么|作什么|用途|什么用|啥用|有用吗|安全|泄露|泄漏|保存|"
+    r"存起来|拿去|拿来|非要|\bwhy\b|\bwhat\b.*\bfor\b|\bused for\b|"
+    r"\buse (it|my|the)\b|\bsafe\b|\bstore|\bkeep|\bsave|\bleak|\bprivacy\b|"
+    r"\breally need\b|\bdo with\b|\bwho sees\b",
+    re.IGNORECASE,
+)
+
+
+def without_intent(ranking: List[Dict[str, Any]], name: str) -> List[Dict[str, Any]]:
+    """The ranking without ``name``, its confidences rescaled to sum as before."""
+    rest = [dict(r) for r in ranking if r.get(INTENT_NAME_KEY) != name]
+    removed = sum(
+        float(r.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
+        for r in ranking
+        if r.get(INTENT_NAME_KEY) == name
+    )
+    total = sum(float(r.get(PREDICTED_CONFIDENCE_KEY) or 0.0) for r in rest)
+    if total > 0 and removed > 0:
+        scale = (total + removed) / total
+        for r in rest:
+            r[PREDICTED_CONFIDENCE_KEY] = float(r[PREDICTED_CONFIDENCE_KEY]) * scale
+    return rest
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False
+)
+class WhyIdNumberGuard(_StatelessComponent):
+    """ "Why the ID number?" only when the message asks what it is for.
+
+    Runs right after the classifier, before the fallback threshold.  The
+    intent's examples all name the ID number, so any message naming it ("I
+    forgot my ID number", "网上交医保要身份证号吗") drew it; without a word that
+    asks what the number is for (why, used for, safe, 为什么, 干嘛, 安全...), the
+    best other intent is taken, its confidence rescaled as if the ID question
+    had never been a candidate, so the fallback threshold still applies.
+    """
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+            if intent != WHY_ID_INTENT:
+                continue
+            if _ASKS_WHAT_FOR.search(message.get(TEXT) or ""):
+                continue
+            rest = without_intent(
+                list(message.get(INTENT_RANKING_KEY) or []), WHY_ID_INTENT
+            )
+            if not rest:
+                _set_fallback(message)
+                continue
+            best = rest[0]
+            message.set(
+                INTENT,
+                {
+                    INTENT_NAME_KEY: best[INTENT_NAME_KEY],
+                    PREDICTED_CONFIDENCE_KEY: best[PREDICTED_CONFIDENCE_KEY],
+                },
+                add_to_output=True,
+            )
+            message.set(INTENT_RANKING_KEY, rest, add_to_output=True)
         return messages
 
 

@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 RESIDENCY_LABEL = "residency_type"
 
-SELF, SHE, HE, THEY = "self", "she", "he", "they"
+SELF, SHE, HE, THEY, BOTH = "self", "she", "he", "they", "both"
 
 # (surface, kind): kin nouns name a person of a kind; pronouns name the kind.
 _ZH_NOUNS: Tuple[Tuple[str, str], ...] = (
@@ -60,6 +60,8 @@ _EN_NOUNS: Tuple[Tuple[str, str], ...] = (
     )
 )
 _PRONOUNS = (
+    # "我们俩去哪交", "where do we each go": several people, so no one type
+    (re.compile(r"我们|咱们|俩|\b(we|us|both|each)\b", re.IGNORECASE), BOTH),
     (re.compile(r"她们|他们|\b(they|them|their|theirs)\b", re.IGNORECASE), THEY),
     (re.compile(r"她|\b(she|her|hers|herself)\b", re.IGNORECASE), SHE),
     (re.compile(r"(?<!其)他|\b(he|him|his|himself)\b", re.IGNORECASE), HE),
@@ -95,7 +97,10 @@ class Person:
     word: str = ""
 
     def matches(self, other: "Person") -> bool:
-        """The same word, or the same kind where either side is a pronoun."""
+        """The same word, or the same kind where either side is a pronoun
+        (a question about several people matches no one)."""
+        if BOTH in (self.kind, other.kind):
+            return False
         if self.word and other.word:
             return self.word == other.word
         return self.kind == other.kind

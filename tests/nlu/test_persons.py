@@ -72,8 +72,14 @@ def test_the_type_of_the_person_asked_about_is_kept(text, phrases, expected):
     assert values(resolve(text, typed(text, *phrases))) == expected
 
 
-def test_an_unclear_person_drops_both_types_for_both_paths():
-    text = "我妈是农村户口，我爸是城镇户口，去哪办"
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我妈是农村户口，我爸是城镇户口，去哪办",
+        "我老婆是农村户口，我是城镇户口，我们俩去哪交医保",
+    ],
+)
+def test_an_unclear_person_drops_both_types_for_both_paths(text):
     entities = typed(text, ("农村户口", "agricultural"), ("城镇户口", "urban"))
     out = resolve(text, entities)
     assert values(out) == []
