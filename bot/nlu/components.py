@@ -417,6 +417,8 @@ class AmbiguityDetector(GraphComponent):
         - A payment question against giving the residency type, with a type
           in the message ("I converted to a non-agricultural hukou"): the type
           given, so the answer follows the conversation's question.
+        - The amount against another payment question, in a message asking how
+          much ("how much will she have to pay?"): the amount.
         - Which offices inform the agency against a personal payment question,
           in a message naming a hukou type and nothing about informing (a
           story about grandparents' rural hukou): the payment question.
@@ -426,6 +428,12 @@ class AmbiguityDetector(GraphComponent):
             return None
         if set(names) <= COVERED_BY_PAYMENT_GUIDANCE:
             return PAYMENT_GUIDANCE_INTENT
+        if (
+            AMOUNT_INTENT in names
+            and set(names) <= COVERED_BY_PAYMENT_GUIDANCE | {AMOUNT_INTENT}
+            and _ASKS_HOW_MUCH.search(text)
+        ):
+            return AMOUNT_INTENT
         others = set(names) - {RESIDENCY_ANSWER_INTENT}
         names_a_type = any(e.get("entity") == RESIDENCY_LABEL for e in entities)
         if (
@@ -481,6 +489,11 @@ EMPLOYER_INTENTS = frozenset(
     {"ask_employer_registration", "ask_employer_change", "ask_agency_notification"}
 )
 NOTIFICATION_INTENT = "ask_agency_notification"
+AMOUNT_INTENT = "ask_payment_amount"
+_ASKS_HOW_MUCH = re.compile(
+    r"多少钱|多少|金额|几块|几百|费用|\bhow much\b|\bamount\b|\bcosts?\b|\bprice\b",
+    re.IGNORECASE,
+)
 # What Article 57's notification is about: who informs the agency of what.
 _ABOUT_INFORMING = re.compile(
     r"通知|通报|告知|告诉|公安|派出所|出生|死亡|去世|注销|迁移|"

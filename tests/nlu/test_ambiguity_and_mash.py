@@ -214,3 +214,23 @@ def test_notification_against_a_payment_question_with_a_hukou_type(text, expecte
     message.set("entities", [{"entity": "residency_type", "value": "agricultural"}])
     detector = AmbiguityDetector({"margin": 0.1, "min_confidence": 0.2})
     assert intent_of(detector.process([message])[0]) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            "She has an urban hukou. How much will she have to pay?",
+            "ask_payment_amount",
+        ),
+        ("她是城镇户口，自己交医保要多少钱？", "ask_payment_amount"),
+        # no "how much": still a question back
+        ("she is urban, what about her medical insurance", AMBIGUOUS_INTENT),
+    ],
+)
+def test_a_close_call_with_the_amount_asking_how_much_is_the_amount(text, expected):
+    ranking = [("ask_individual_payment", 0.46), ("ask_payment_amount", 0.42)]
+    message = parsed(ranking)
+    message.set("text", text)
+    detector = AmbiguityDetector({"margin": 0.1, "min_confidence": 0.2})
+    assert intent_of(detector.process([message])[0]) == expected
