@@ -23,7 +23,7 @@ Usage::
         --out var/reports/conversations [--files tests/conversations_heldout/en.yml ...]
 
 ``--files`` takes any set in this format: the held-out set (the default) or
-the development set ``tests/conversations_dev/{en,zh}.yml``, whose failures
+the development set ``tests/conversations_dev/*.yml``, whose failures
 may be read while the held-out ones may not.
 
 The demo resident (``backend.demo.DEMO_ID_NUMBER``) is verified in several
