@@ -19,6 +19,10 @@
 * :class:`AmbiguityDetector` predicts ``nlu_ambiguous`` when the two best
   intents are answerable topics whose confidences are within a margin, keeping
   the ranking, so ``action_disambiguate`` can ask "did you mean A or B?".
+* :class:`WhyIdNumberGuard` keeps "why do you need my ID number?" to messages
+  that ask what the number is for.
+* :class:`EmployerEventGuard` tells employer registration from change or
+  cancellation by the event a message names (set up, or changed / closed).
 * :class:`EntityCanonicalizer` turns the phrases found by the spaCy
   ``entity_ruler`` into canonical values (``城镇户口`` -> ``urban``) from the same
   table the ruler was built from, so slots never hold raw surface text.
@@ -53,6 +57,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import csr_matrix, hstack, vstack
 
 from bot.language.years import mentioned_year
+from bot.nlu.persons import residency_of_person_asked_about
 from common.intents import (
     AMBIGUOUS_INTENT,
     COVERED_BY_PAYMENT_GUIDANCE,
@@ -450,7 +455,10 @@ class AmbiguityDetector(GraphComponent):
         return names
 
     def resolved_close_call(
-        self, ranking: List[Dict[str, Any]], entities: List[Dict[str, Any]]
+        self,
+        ranking: List[Dict[str, Any]],
+        entities: List[Dict[str, Any]],
+        text: str = "",
     ) -> Optional[str]:
         """The intent a close call comes to when either reading gets one answer.
 
@@ -459,12 +467,23 @@ class AmbiguityDetector(GraphComponent):
         - A payment question against giving the residency type, with a type
           in the message ("I converted to a non-agricultural hukou"): the type
           given, so the answer follows the conversation's question.
+        - The amount against another payment question, in a message asking how
+          much ("how much will she have to pay?"): the amount.
+        - Which offices inform the agency against a personal payment question,
+          in a message naming a hukou type and nothing about informing (a
+          story about grandparents' rural hukou): the payment question.
         """
         names = self.close_pair(ranking)
         if names is None:
             return None
         if set(names) <= COVERED_BY_PAYMENT_GUIDANCE:
             return PAYMENT_GUIDANCE_INTENT
+        if (
+            AMOUNT_INTENT in names
+            and set(names) <= COVERED_BY_PAYMENT_GUIDANCE | {AMOUNT_INTENT}
+            and _ASKS_HOW_MUCH.search(text)
+        ):
+            return AMOUNT_INTENT
         others = set(names) - {RESIDENCY_ANSWER_INTENT}
         names_a_type = any(e.get("entity") == RESIDENCY_LABEL for e in entities)
         if (
@@ -473,12 +492,22 @@ class AmbiguityDetector(GraphComponent):
             and names_a_type
         ):
             return RESIDENCY_ANSWER_INTENT
+        if (
+            NOTIFICATION_INTENT in names
+            and names_a_type
+            and not _ABOUT_INFORMING.search(text)
+        ):
+            personal = [name for name in names if name in PERSONAL_PAYMENT_INTENTS]
+            if personal:
+                return personal[0]
         return None
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             ranking = list(message.get(INTENT_RANKING_KEY) or [])
-            resolved = self.resolved_close_call(ranking, message.get(ENTITIES) or [])
+            resolved = self.resolved_close_call(
+                ranking, message.get(ENTITIES) or [], message.get(TEXT) or ""
+            )
             if resolved is not None:
                 _set_intent(message, resolved, ranking)
                 continue
@@ -510,6 +539,18 @@ EMPLOYER_INTENTS = frozenset(
     {"ask_employer_registration", "ask_employer_change", "ask_agency_notification"}
 )
 NOTIFICATION_INTENT = "ask_agency_notification"
+AMOUNT_INTENT = "ask_payment_amount"
+_ASKS_HOW_MUCH = re.compile(
+    r"多少钱|多少|金额|几块|几百|费用|\bhow much\b|\bamount\b|\bcosts?\b|\bprice\b",
+    re.IGNORECASE,
+)
+# What Article 57's notification is about: who informs the agency of what.
+_ABOUT_INFORMING = re.compile(
+    r"通知|通报|告知|告诉|公安|派出所|出生|死亡|去世|注销|迁移|"
+    r"\binform|\bnotif|\btell|\btold\b|\bpolice\b|public security|\bbirths?\b|"
+    r"\bdeaths?\b|\bdied\b|\breport",
+    re.IGNORECASE,
+)
 PERSONAL_PAYMENT_INTENTS = (
     "ask_individual_payment",
     "ask_materials",
@@ -561,6 +602,151 @@ class HukouTypeTopicGuard(_StatelessComponent):
                 continue
             best = personal[0][0] if personal else PERSONAL_PAYMENT_INTENTS[0]
             _set_intent(message, best, ranking)
+        return messages
+
+
+# ---- "why do you need my ID number?" ------------------------------------------------
+
+WHY_ID_INTENT = "ask_why_id_number"
+# The question asks what the number is for (or whether it is safe to give);
+# other messages that mention it ("I forgot my ID number", "交医保要身份证号吗")
+# ask something else.
+_ASKS_WHAT_FOR = re.compile(
+    r"为什么|为啥|干嘛|干啥|干什么|做什么|作什么|用途|什么用|啥用|有用吗|安全|泄露|泄漏|保存|"
+    r"存起来|拿去|拿来|非要|\bwhy\b|\bwhat\b.*\bfor\b|\bused for\b|"
+    r"\buse (it|my|the)\b|\bsafe\b|\bstore|\bkeep|\bsave|\bleak|\bprivacy\b|"
+    r"\breally need\b|\bdo with\b|\bwho sees\b",
+    re.IGNORECASE,
+)
+
+
+def without_intent(ranking: List[Dict[str, Any]], name: str) -> List[Dict[str, Any]]:
+    """The ranking without ``name``, its confidences rescaled to sum as before."""
+    rest = [dict(r) for r in ranking if r.get(INTENT_NAME_KEY) != name]
+    removed = sum(
+        float(r.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
+        for r in ranking
+        if r.get(INTENT_NAME_KEY) == name
+    )
+    total = sum(float(r.get(PREDICTED_CONFIDENCE_KEY) or 0.0) for r in rest)
+    if total > 0 and removed > 0:
+        scale = (total + removed) / total
+        for r in rest:
+            r[PREDICTED_CONFIDENCE_KEY] = float(r[PREDICTED_CONFIDENCE_KEY]) * scale
+    return rest
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False
+)
+class WhyIdNumberGuard(_StatelessComponent):
+    """ "Why the ID number?" only when the message asks what it is for.
+
+    Runs right after the classifier, before the fallback threshold.  The
+    intent's examples all name the ID number, so any message naming it ("I
+    forgot my ID number", "网上交医保要身份证号吗") drew it; without a word that
+    asks what the number is for (why, used for, safe, 为什么, 干嘛, 安全...), the
+    best other intent is taken, its confidence rescaled as if the ID question
+    had never been a candidate, so the fallback threshold still applies.
+    """
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+            if intent != WHY_ID_INTENT:
+                continue
+            if _ASKS_WHAT_FOR.search(message.get(TEXT) or ""):
+                continue
+            rest = without_intent(
+                list(message.get(INTENT_RANKING_KEY) or []), WHY_ID_INTENT
+            )
+            if not rest:
+                _set_fallback(message)
+                continue
+            best = rest[0]
+            message.set(
+                INTENT,
+                {
+                    INTENT_NAME_KEY: best[INTENT_NAME_KEY],
+                    PREDICTED_CONFIDENCE_KEY: best[PREDICTED_CONFIDENCE_KEY],
+                },
+                add_to_output=True,
+            )
+            message.set(INTENT_RANKING_KEY, rest, add_to_output=True)
+        return messages
+
+
+# ---- an employer set up, or changed / closed ----------------------------------------
+
+REGISTRATION_INTENT = "ask_employer_registration"
+CHANGE_INTENT = "ask_employer_change"
+# Article 57: registration within 30 days of being set up; change or
+# cancellation within 30 days of a change or termination.
+_SET_UP = re.compile(
+    r"成立|新开|刚开|开了(一|个|家|间)|开业|新公司|新单位|新企业|刚注册|注册了|设立|创办|"
+    r"开办|拿到营业执照|营业执照(刚)?(办|下来)|"
+    r"\bset(ting)? up\b|\bfounded\b|\bestablish|\bnewly\b|"
+    r"\bnew (company|business|firm|employer|shop|store|restaurant|startup)\b|"
+    r"\bstart-?up\b|\b(just )?opened\b|\bstarted (a|an|our|my|his|her|the)\b|"
+    r"\bgot (its|our|the|a) business licen",
+    re.IGNORECASE,
+)
+_CHANGED_OR_CLOSED = re.compile(
+    r"变更|变了|改名|更名|改了|改地址|搬|迁|注销|终止|关门|关了|要关|关闭|倒闭|解散|破产|"
+    r"清算|停业|撤销|吊销|合并|分立|兼并|不干|不开|不做了|换法人|法人换|销户|"
+    r"\bchang|\brenam|\bmov(e|ed|ing)\b|\brelocat|\bclos(e|ed|es|ing)\b|\bshut|"
+    r"\bdissol|\bterminat|\bwind(ing)? (up|down)\b|out of business|\bbankrupt|"
+    r"\bliquidat|\bderegist|\bmerg|\bupdat",
+    re.IGNORECASE,
+)
+
+
+def employer_event(text: str) -> Optional[str]:
+    """The employer topic a message's event decides, if it names only one kind.
+
+    A company set up asks about registration; one changed or closed asks about
+    change or cancellation.  A message naming both (or neither) decides nothing.
+    """
+    set_up = bool(_SET_UP.search(text))
+    changed = bool(_CHANGED_OR_CLOSED.search(text))
+    if set_up == changed:
+        return None
+    return REGISTRATION_INTENT if set_up else CHANGE_INTENT
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False
+)
+class EmployerEventGuard(_StatelessComponent):
+    """Registration or change, as the event the message names decides.
+
+    The two employer topics share almost every word (company, social insurance
+    registration, 30 days), so the classifier's choice between them can hang
+    on a filler: "先不查了，公司成立了要怎么办社保登记" read as change.  When
+    registration or change is predicted, or the two are a close call, and the
+    message names only a setting-up ("成立", "just opened") or only a change or
+    closing ("改名", "closing down"), that decides.
+    """
+
+    PAIR = frozenset({REGISTRATION_INTENT, CHANGE_INTENT})
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+            ranking = [
+                r
+                for r in message.get(INTENT_RANKING_KEY) or []
+                if r.get(INTENT_NAME_KEY) != AMBIGUOUS_INTENT
+            ]
+            if intent == AMBIGUOUS_INTENT:
+                top_two = {r.get(INTENT_NAME_KEY) for r in ranking[:2]}
+                if top_two != self.PAIR:
+                    continue
+            elif intent not in self.PAIR:
+                continue
+            decided = employer_event(message.get(TEXT) or "")
+            if decided is not None and decided != intent:
+                _set_intent(message, decided, ranking)
         return messages
 
 
@@ -679,6 +865,9 @@ class UnsureResidencyFilter(_StatelessComponent):
                     or not negated(text, int(e.get("start") or 0))
                 ]
                 kept = _registration_over_residence(text, kept)
+                # "她是农村户口，我是城镇户口，她去哪办": the type of the person
+                # the question is about (both dropped when it is unclear whose).
+                kept = residency_of_person_asked_about(text, kept)
                 if len(kept) < len(entities):
                     message.set(ENTITIES, kept, add_to_output=True)
         return messages

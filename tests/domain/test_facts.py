@@ -132,6 +132,21 @@ CASES: List[Tuple[str, Dict[str, Optional[str]], List[Fact]]] = [
             {"en": "cancelled", "zh": "注销"},
         ],
     ),
+    # why the records inquiry asks for the ID number: its use, and the seed's
+    # own ways of checking, which ask for it (or the ID card) too
+    (
+        "utter_why_id_number",
+        {},
+        [
+            {"en": "your own", "zh": "本人"},
+            {"en": "one-time code", "zh": "验证码"},
+            {"en": "ID number and password", "zh": "身份证号和密码"},
+            {"en": "ID card", "zh": "身份证"},
+            {"en": "household registration book", "zh": "户口本"},
+            {"en": "service outlet", "zh": "服务网点"},
+            HOTLINE,
+        ],
+    ),
     # where the guidance is silent
     ("utter_guidance_silent", {}, [AGENCY, HOTLINE]),
     ("utter_out_of_scope", {}, [AGENCY, HOTLINE]),

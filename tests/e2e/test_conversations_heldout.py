@@ -30,11 +30,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 REPORT_DIR = REPO_ROOT / "var" / "reports" / "conversations"
 
 # A ratchet one step below the figures measured when it was last raised
-# (en 92.6 %, zh 91.6 %, worst wrong-answer rate 0.8 %; see README "Testing"), so
-# a regression fails while a retrain's small drift does not. The targets
-# are 0.95 / 0.92 / 0.01.
+# (en 93.8 %, zh 91.6 %, worst wrong-answer rate 0.8 %; see README "Testing"), so
+# a regression fails while a retrain's small drift (one conversation) does not.
+# The targets are 0.95 / 0.92 / 0.01.
 MIN_PASS = {
-    "en": float(os.environ.get("HELDOUT_MIN_PASS_EN", "0.90")),
+    "en": float(os.environ.get("HELDOUT_MIN_PASS_EN", "0.92")),
     "zh": float(os.environ.get("HELDOUT_MIN_PASS_ZH", "0.90")),
 }
 MAX_WRONG = float(os.environ.get("HELDOUT_MAX_WRONG", "0.02"))

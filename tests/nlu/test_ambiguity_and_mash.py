@@ -193,3 +193,44 @@ def test_a_held_down_chinese_character_keeps_its_language():
     component.process([mash])
     assert intent_of(mash) == "nlu_fallback"
     assert mash.get("entities") == [{"entity": "language", "value": "zh"}]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # a story about someone's rural hukou: their own payment question
+        (
+            "我外婆户口还在老家农村，想帮她把医保办上，怎么弄",
+            "ask_individual_payment",
+        ),
+        # who tells the agency about a hukou move: still a close call
+        ("户口迁到城里了，派出所会通知社保吗", AMBIGUOUS_INTENT),
+    ],
+)
+def test_notification_against_a_payment_question_with_a_hukou_type(text, expected):
+    ranking = [("ask_agency_notification", 0.46), ("ask_individual_payment", 0.42)]
+    message = parsed(ranking)
+    message.set("text", text)
+    message.set("entities", [{"entity": "residency_type", "value": "agricultural"}])
+    detector = AmbiguityDetector({"margin": 0.1, "min_confidence": 0.2})
+    assert intent_of(detector.process([message])[0]) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            "She has an urban hukou. How much will she have to pay?",
+            "ask_payment_amount",
+        ),
+        ("她是城镇户口，自己交医保要多少钱？", "ask_payment_amount"),
+        # no "how much": still a question back
+        ("she is urban, what about her medical insurance", AMBIGUOUS_INTENT),
+    ],
+)
+def test_a_close_call_with_the_amount_asking_how_much_is_the_amount(text, expected):
+    ranking = [("ask_individual_payment", 0.46), ("ask_payment_amount", 0.42)]
+    message = parsed(ranking)
+    message.set("text", text)
+    detector = AmbiguityDetector({"margin": 0.1, "min_confidence": 0.2})
+    assert intent_of(detector.process([message])[0]) == expected

@@ -1,0 +1,68 @@
+"""EmployerEventGuard: a company set up asks about registration, one changed or
+closed about change or cancellation."""
+
+from __future__ import annotations
+
+from typing import List, Tuple
+
+import pytest
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.nlu.components import EmployerEventGuard, employer_event
+
+REG, CHANGE = "ask_employer_registration", "ask_employer_change"
+
+
+def ranked(text: str, ranking: List[Tuple[str, float]]) -> Message:
+    message = Message(data={"text": text})
+    name, confidence = ranking[0]
+    message.set("intent", {"name": name, "confidence": confidence})
+    message.set("intent_ranking", [{"name": n, "confidence": c} for n, c in ranking])
+    return message
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("先不查了，公司成立了要怎么办社保登记？", REG),
+        ("we just opened a bakery, how do we register for social insurance", REG),
+        ("my company is closing down at the end of this month, what now", CHANGE),
+        ("公司改名了，社保登记要变更吗", CHANGE),
+        ("公司成立五年了，现在要改名", None),
+        ("how long does the agency take to issue the certificate", None),
+        ("其他材料还有什么", None),
+    ],
+)
+def test_employer_event(text, expected):
+    assert employer_event(text) == expected
+
+
+def test_a_set_up_company_read_as_change_becomes_registration():
+    message = ranked(
+        "先不查了，公司成立了要怎么办社保登记？", [(CHANGE, 0.56), (REG, 0.44)]
+    )
+    out = EmployerEventGuard().process([message])[0]
+    assert out.get("intent") == {"name": REG, "confidence": 0.56}
+    assert [r["name"] for r in out.get("intent_ranking")] == [REG, CHANGE]
+
+
+def test_a_close_call_between_the_two_is_decided_by_the_event():
+    message = ranked(
+        "Hi, my company is closing down. What do we do about the registration?",
+        [("nlu_ambiguous", 0.5), (REG, 0.5), (CHANGE, 0.45)],
+    )
+    out = EmployerEventGuard().process([message])[0]
+    assert out.get("intent")["name"] == CHANGE
+
+
+@pytest.mark.parametrize(
+    "ranking",
+    [
+        [("ask_agency_notification", 0.7), (REG, 0.2)],
+        [("nlu_ambiguous", 0.5), ("ask_materials", 0.5), (REG, 0.45)],
+    ],
+)
+def test_other_topics_are_left_alone(ranking):
+    message = ranked("新公司成立了，市场监管部门会通知社保吗", ranking)
+    out = EmployerEventGuard().process([message])[0]
+    assert out.get("intent")["name"] == ranking[0][0]
