@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from typing import List, Tuple
-
 import pytest
-from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.components import WhyIdNumberGuard, without_intent
+from tests.support.nlu_messages import ranked
 
 WHY = "ask_why_id_number"
-
-
-def ranked(text: str, ranking: List[Tuple[str, float]]) -> Message:
-    message = Message(data={"text": text})
-    name, confidence = ranking[0]
-    message.set("intent", {"name": name, "confidence": confidence})
-    message.set("intent_ranking", [{"name": n, "confidence": c} for n, c in ranking])
-    return message
 
 
 @pytest.mark.parametrize(
