@@ -16,9 +16,9 @@ from typing import Iterator
 
 import pytest
 
-from bench.load import locust_executable, run_locust
-from bench.load_check import check_run, print_report
+from bench.load import locust_executable
 from bench.run_bench import start_ours
+from tests.support.load import assert_load_loses_nothing
 from tools.devstack import Stack
 
 pytestmark = pytest.mark.stack
@@ -45,20 +45,13 @@ def load_target(pg_database: str, tmp_path: Path) -> Iterator[Stack]:
 def test_fifty_residents_lose_no_turn(
     load_target: Stack, pg_database: str, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    run = run_locust(
+    assert_load_loses_nothing(
         load_target.rasa_url,
+        pg_database,
         tmp_path / "load",
+        capsys,
         users=USERS,
-        spawn_rate=10,
         seconds=SECONDS,
-        think_time=1.0,
+        min_turns=MIN_TURNS,
+        label="load",
     )
-    report = check_run(run.transcripts, pg_database)
-    with capsys.disabled():
-        print(f"\nload: {run.summary().line()}")
-        print_report(report)
-    assert report.mismatches == []
-    assert report.failed_turns == 0, run.log.read_text(encoding="utf-8")[-3000:]
-    assert report.conversations >= USERS
-    assert report.turns_checked >= MIN_TURNS
-    assert report.user_events == report.turns_checked + report.unconfirmed_stored

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.load import locust_executable, run_locust
-from bench.load_check import check_run, print_report
+from bench.load import locust_executable
+from tests.support.load import assert_load_loses_nothing
 from tests.support.scaled import access_log
 from tools.scaled import ScaledStack
 
@@ -36,23 +36,16 @@ def test_fifty_residents_across_two_replicas_lose_no_turn(
 ) -> None:
     locust_executable()  # a clear failure without `make locust-venv`
     log_mark = len(access_log(scaled))
-    run = run_locust(
+    report = assert_load_loses_nothing(
         scaled.public_url,
+        scaled.database_urls["tracker"],
         tmp_path / "load",
+        capsys,
         users=USERS,
-        spawn_rate=10,
         seconds=SECONDS,
-        think_time=1.0,
+        min_turns=MIN_TURNS,
+        label="scaled load",
     )
-    report = check_run(run.transcripts, scaled.database_urls["tracker"])
-    with capsys.disabled():
-        print(f"\nscaled load: {run.summary().line()}")
-        print_report(report)
-    assert report.mismatches == []
-    assert report.failed_turns == 0, run.log.read_text(encoding="utf-8")[-3000:]
-    assert report.conversations >= USERS
-    assert report.turns_checked >= MIN_TURNS
-    assert report.user_events == report.turns_checked + report.unconfirmed_stored
     # both replicas carried the load (the public listener's REST lines)
     port = scaled.public_url.rsplit(":", 1)[1]
     served = Counter(
