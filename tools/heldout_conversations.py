@@ -356,6 +356,24 @@ def summarize(results: Sequence[ConversationResult]) -> Dict[str, Dict[str, Any]
     return {lang: summarize_language(members) for lang, members in by_language.items()}
 
 
+def gate_problems(
+    summary: Dict[str, Dict[str, Any]], min_pass: Dict[str, float], max_wrong: float
+) -> List[str]:
+    """Each way ``summary`` misses its gates: a pass rate below ``min_pass`` of its
+    language, a wrong-answer rate above ``max_wrong``."""
+    problems = []
+    for lang, figures in summary.items():
+        if figures["pass_rate"] < min_pass[lang]:
+            problems.append(
+                f"{lang}: pass rate {figures['pass_rate']:.3f} < {min_pass[lang]}"
+            )
+        if figures["wrong_rate"] > max_wrong:
+            problems.append(
+                f"{lang}: wrong-answer rate {figures['wrong_rate']:.3f} > {max_wrong}"
+            )
+    return problems
+
+
 def summary_table(summary: Mapping[str, Mapping[str, Any]]) -> str:
     """A fixed-width table: one row per language."""
     header = f"{'lang':<5} {'convs':>5} {'passed':>6} {'pass':>6} {'turns':>5} {'wrong':>6} {'missed':>6}"

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
 import requests
 
 from tests.support.ids import sender_id as make_sender_id
-from tests.support.stack import stored_tracker
+from tests.support.stack import start_stack, stored_tracker
 from tools.devstack import Stack
+from tools.heldout_conversations import VERIFICATION_LIMITS
 
 Chat = Callable[[str], List[Dict[str, Any]]]
 
@@ -52,3 +53,17 @@ def texts(replies: List[Dict[str, Any]]) -> str:
 
 def buttons(replies: List[Dict[str, Any]]) -> List[Dict[str, str]]:
     return [b for r in replies for b in r.get("buttons", [])]
+
+
+@pytest.fixture(scope="session")
+def conversation_stack() -> Iterator[Stack]:
+    """One assistant for the held-out and the development conversation sets.
+
+    Generous verification limits (``VERIFICATION_LIMITS``): the demo resident is
+    verified in many conversations of both sets.
+    """
+    running = start_stack(extra_env=VERIFICATION_LIMITS, with_web=False)
+    try:
+        yield running
+    finally:
+        running.stop()

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from tests.support.stack import start_stack
 from tools.devstack import Stack
 from tools.heldout_conversations import (
     DEV_FILES,
-    VERIFICATION_LIMITS,
     evaluate,
+    gate_problems,
     summary_table,
 )
 
@@ -36,28 +34,15 @@ MIN_PASS = {
 MAX_WRONG = float(os.environ.get("DEV_MAX_WRONG", "0.01"))
 
 
-@pytest.fixture(scope="module")
-def dev_stack() -> Iterator[Stack]:
-    running = start_stack(extra_env=VERIFICATION_LIMITS, with_web=False)
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-def test_dev_conversations_meet_the_gates(dev_stack: Stack) -> None:
+def test_dev_conversations_meet_the_gates(conversation_stack: Stack) -> None:
     summary = evaluate(
-        dev_stack.rasa_url, dev_stack.backend_url, REPORT_DIR, DEV_FILES, quiet=True
+        conversation_stack.rasa_url,
+        conversation_stack.backend_url,
+        REPORT_DIR,
+        DEV_FILES,
+        quiet=True,
     )
     print("\n" + summary_table(summary))
     assert set(summary) == {"en", "zh"}
-    problems = [
-        f"{lang}: pass rate {figures['pass_rate']:.3f} < {MIN_PASS[lang]}"
-        for lang, figures in summary.items()
-        if figures["pass_rate"] < MIN_PASS[lang]
-    ] + [
-        f"{lang}: wrong-answer rate {figures['wrong_rate']:.3f} > {MAX_WRONG}"
-        for lang, figures in summary.items()
-        if figures["wrong_rate"] > MAX_WRONG
-    ]
+    problems = gate_problems(summary, MIN_PASS, MAX_WRONG)
     assert not problems, "; ".join(problems) + f" (see {REPORT_DIR / 'report.md'})"

@@ -1,8 +1,9 @@
-"""The held-out conversation set, end to end, against its own running assistant.
+"""The held-out conversation set, end to end, on the conversation sets' own assistant.
 
-The stack runs with generous verification limits (``VERIFICATION_LIMITS``): the
-demo resident is verified in many conversations, more than the default 3 codes
-per ID per 10 minutes and 10 per day allow.
+That stack (``conversation_stack``, tests/e2e/conftest.py) runs with generous
+verification limits (``VERIFICATION_LIMITS``): the demo resident is verified in
+many conversations, more than the default 3 codes per ID per 10 minutes and 10
+per day allow.
 The report goes to ``var/reports/conversations/`` (a build artifact).
 
 The gates are a ratchet at the figures measured when the runner was added
@@ -16,13 +17,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from tests.support.stack import start_stack
 from tools.devstack import Stack
-from tools.heldout_conversations import VERIFICATION_LIMITS, evaluate, summary_table
+from tools.heldout_conversations import evaluate, gate_problems, summary_table
 
 pytestmark = pytest.mark.stack
 
@@ -40,29 +39,14 @@ MIN_PASS = {
 MAX_WRONG = float(os.environ.get("HELDOUT_MAX_WRONG", "0.02"))
 
 
-@pytest.fixture(scope="module")
-def heldout_stack() -> Iterator[Stack]:
-    running = start_stack(extra_env=VERIFICATION_LIMITS, with_web=False)
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-def test_heldout_conversations_meet_the_gates(heldout_stack: Stack) -> None:
+def test_heldout_conversations_meet_the_gates(conversation_stack: Stack) -> None:
     summary = evaluate(
-        heldout_stack.rasa_url, heldout_stack.backend_url, REPORT_DIR, quiet=True
+        conversation_stack.rasa_url,
+        conversation_stack.backend_url,
+        REPORT_DIR,
+        quiet=True,
     )
     print("\n" + summary_table(summary))
     assert set(summary) == {"en", "zh"}
-    problems = []
-    for lang, figures in summary.items():
-        if figures["pass_rate"] < MIN_PASS[lang]:
-            problems.append(
-                f"{lang}: pass rate {figures['pass_rate']:.3f} < {MIN_PASS[lang]}"
-            )
-        if figures["wrong_rate"] > MAX_WRONG:
-            problems.append(
-                f"{lang}: wrong-answer rate {figures['wrong_rate']:.3f} > {MAX_WRONG}"
-            )
+    problems = gate_problems(summary, MIN_PASS, MAX_WRONG)
     assert not problems, "; ".join(problems) + f" (see {REPORT_DIR / 'report.md'})"
