@@ -581,12 +581,17 @@ class HukouTypeTopicGuard(_StatelessComponent):
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
-            if intent not in EMPLOYER_INTENTS:
-                continue
             entities = message.get(ENTITIES) or []
             if not any(e.get("entity") == RESIDENCY_LABEL for e in entities):
                 continue
             ranking = list(message.get(INTENT_RANKING_KEY) or [])
+            if intent == AMBIGUOUS_INTENT:
+                # "did you mean what to bring, or employer registration?" to a
+                # resident who named their hukou: the personal question it is.
+                self._settle_close_call(message, ranking)
+                continue
+            if intent not in EMPLOYER_INTENTS:
+                continue
             personal = [
                 (
                     str(r.get(INTENT_NAME_KEY)),
@@ -603,6 +608,20 @@ class HukouTypeTopicGuard(_StatelessComponent):
             best = personal[0][0] if personal else PERSONAL_PAYMENT_INTENTS[0]
             _set_intent(message, best, ranking)
         return messages
+
+    @staticmethod
+    def _settle_close_call(message: Message, ranking: List[Dict[str, Any]]) -> None:
+        """A close call between a personal and an employer topic: the personal one."""
+        top_two = [
+            str(r.get(INTENT_NAME_KEY))
+            for r in ranking
+            if r.get(INTENT_NAME_KEY) != AMBIGUOUS_INTENT
+        ][:2]
+        personal = [name for name in top_two if name in PERSONAL_PAYMENT_INTENTS]
+        employer = [name for name in top_two if name in EMPLOYER_INTENTS]
+        if len(personal) == 1 and len(employer) == 1:
+            kept = [r for r in ranking if r.get(INTENT_NAME_KEY) != AMBIGUOUS_INTENT]
+            _set_intent(message, personal[0], kept)
 
 
 # ---- "why do you need my ID number?" ------------------------------------------------
@@ -705,13 +724,21 @@ def employer_event(text: str) -> Optional[str]:
     """The employer topic a message's event decides, if it names only one kind.
 
     A company set up asks about registration; one changed or closed asks about
-    change or cancellation.  A message naming both (or neither) decides nothing.
+    change or cancellation.  A message naming both tells a story in order ("we
+    opened a shop, then moved and renamed it"): the event named last is the
+    one asked about.  A message naming neither decides nothing.
     """
-    set_up = bool(_SET_UP.search(text))
-    changed = bool(_CHANGED_OR_CLOSED.search(text))
+    set_up = _last_position(_SET_UP, text)
+    changed = _last_position(_CHANGED_OR_CLOSED, text)
     if set_up == changed:
         return None
-    return REGISTRATION_INTENT if set_up else CHANGE_INTENT
+    return REGISTRATION_INTENT if set_up > changed else CHANGE_INTENT
+
+
+def _last_position(pattern: re.Pattern, text: str) -> int:
+    """Where the last match of ``pattern`` in ``text`` starts; -1 for none."""
+    starts = [m.start() for m in pattern.finditer(text)]
+    return starts[-1] if starts else -1
 
 
 @DefaultV1Recipe.register(

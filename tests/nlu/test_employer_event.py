@@ -18,7 +18,10 @@ REG, CHANGE = "ask_employer_registration", "ask_employer_change"
         ("we just opened a bakery, how do we register for social insurance", REG),
         ("my company is closing down at the end of this month, what now", CHANGE),
         ("公司改名了，社保登记要变更吗", CHANGE),
-        ("公司成立五年了，现在要改名", None),
+        # Both named: a story told in order, the event named last is asked about.
+        ("公司成立五年了，现在要改名", CHANGE),
+        ("we set up a studio in 2022 and moved to a new office this spring", CHANGE),
+        ("老厂子注销了，现在新成立了一家公司", REG),
         ("how long does the agency take to issue the certificate", None),
         ("其他材料还有什么", None),
     ],

@@ -240,3 +240,35 @@ def test_the_notification_question_about_a_hukou_move_is_kept():
     )
     out = HukouTypeTopicGuard().process([message])[0]
     assert out.get("intent")["name"] == "ask_agency_notification"
+
+
+def _close_call(text: str, first: str, second: str, values: List[str]) -> Message:
+    message = ranked(text, [(first, 0.41), (second, 0.38)], values)
+    message.set("intent", {"name": "nlu_ambiguous", "confidence": 0.41})
+    return message
+
+
+def test_a_close_call_with_an_employer_topic_is_the_residents_when_a_hukou_is_named():
+    message = _close_call(
+        "我是农业户口，打了几年零工，现在想自己续上医保，要准备失业证明吗",
+        "ask_employer_registration",
+        "ask_materials",
+        ["agricultural"],
+    )
+    out = HukouTypeTopicGuard().process([message])[0]
+    assert out.get("intent") == {"name": "ask_materials", "confidence": 0.41}
+
+
+@pytest.mark.parametrize(
+    "first, second, values",
+    [
+        # no hukou named: the question back stays
+        ("ask_employer_registration", "ask_materials", []),
+        # two personal topics: not this guard's call
+        ("ask_where_to_go", "ask_materials", ["urban"]),
+    ],
+)
+def test_other_close_calls_are_left_alone(first, second, values):
+    message = _close_call("要去哪里办，带什么", first, second, values)
+    out = HukouTypeTopicGuard().process([message])[0]
+    assert out.get("intent")["name"] == "nlu_ambiguous"
