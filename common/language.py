@@ -16,6 +16,8 @@ SUPPORTED_LANGUAGES = (EN, ZH)
 
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+# Full-width punctuation (，。？！、：；) comes from a Chinese input method.
+_FULL_WIDTH_PUNCTUATION = re.compile(r"[\u3000-\u303f\uff01-\uff0f\uff1a-\uff1f]")
 
 # Pinyin residents type when they cannot (or will not) switch input method.
 # Words of a Chinese sentence ("zenme", "nali") count as Chinese; the domain's
@@ -56,7 +58,8 @@ def detect_language(text: Optional[str]) -> Optional[str]:
         w not in _PINYIN_SENTENCE_WORDS and w not in _PINYIN_DOMAIN_WORDS for w in words
     )
     if chinese == 0 and english == 0:
-        return None
+        # "，，，。。。" has no words, but was typed with a Chinese keyboard.
+        return ZH if _FULL_WIDTH_PUNCTUATION.search(text) else None
     # Ties go to Chinese: a Chinese-speaking resident often quotes English terms.
     return ZH if chinese >= english else EN
 

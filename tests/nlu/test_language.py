@@ -31,6 +31,10 @@ from common.vocabulary import canonical_lookup, canonical_values, iter_phrases
         (None, None),
         ("   ", None),
         ("123456", None),
+        # Full-width punctuation is typed with a Chinese input method.
+        ("，，，。。。", "zh"),
+        ("？？？", "zh"),
+        ("???", None),
         ("/greet", None),
         ('/inform_residency{"residency_type":"urban"}', None),
         ("<script>alert(1)</script>", "en"),
