@@ -331,18 +331,35 @@ def asked_year(tracker: Tracker) -> Tuple[bool, Any]:
     follows the latest records question itself.  Without one (the inquiry
     began with an ID number), the slot decides.
     """
-    for event in reversed(tracker.events):
-        if event.get("event") != "user":
+    events = list(tracker.events)
+    for index in range(len(events) - 1, -1, -1):
+        event = events[index]
+        if event.get("event") != "user" or not _records_question(events, index):
             continue
         parse = event.get("parse_data") or {}
-        if (parse.get("intent") or {}).get("name") != "query_my_contributions":
-            continue
         for entity in parse.get("entities") or []:
             if entity.get("entity") == "year":
                 return True, entity.get("value")
         return False, None
     value = tracker.get_slot("inquiry_year")
     return value not in (None, ""), value
+
+
+def _records_question(events: List[Dict[str, Any]], index: int) -> bool:
+    """Whether the user event at ``index`` asked about the resident's records.
+
+    A records question, or an amount question that started the inquiry ("总共要
+    补多少钱" right after the records: data/rules/payment_check.yml).
+    """
+    intent = ((events[index].get("parse_data") or {}).get("intent") or {}).get("name")
+    if intent == "query_my_contributions":
+        return True
+    if intent != "ask_payment_amount":
+        return False
+    for event in events[index + 1 :]:
+        if event.get("event") == "action":
+            return event.get("name") == "contribution_inquiry_form"
+    return False
 
 
 INQUIRY_RESET_SLOTS = FORM_SLOTS + ["id_number_problem", "code_problem", FAILURE_SLOT]

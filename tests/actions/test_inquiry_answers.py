@@ -263,6 +263,18 @@ def test_the_latest_records_question_decides_the_year_not_a_stale_slot():
     assert asked_year(_tracker("s", [_user("inform_number")])) == (False, None)
 
 
+def test_an_amount_question_that_started_the_inquiry_asks_for_every_year():
+    stale = {"inquiry_year": "2024"}
+    asked_2024 = [_user("query_my_contributions", "2024")]
+    form = {"event": "action", "name": "contribution_inquiry_form"}
+    then_total = asked_2024 + [_user("ask_payment_amount"), form]
+    assert asked_year(_tracker("s", then_total, stale)) == (False, None)
+    # an amount question answered inside the form (utter_amount) is no records question
+    answered = {"event": "action", "name": "utter_amount"}
+    digression = asked_2024 + [_user("ask_payment_amount"), answered, form]
+    assert asked_year(_tracker("s", digression, stale)) == (True, "2024")
+
+
 @pytest.fixture
 def verified(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> str:
     """A verified conversation of a resident enrolled in January 2024 who paid
