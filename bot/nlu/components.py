@@ -196,9 +196,19 @@ class LogisticRegressionIntentClassifier(LogisticRegressionClassifier):
     order of summation: bit-identical probabilities).
     """
 
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """Rasa's defaults, and ``C``, which Rasa's own class never passes on.
+
+        ``C`` is scikit-learn's inverse regularisation strength; its default,
+        1.0, is what every model before this option was trained with.
+        """
+        return {**LogisticRegressionClassifier.get_default_config(), "C": 1.0}
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Rasa's classifier, with room for the features of the messages in hand."""
         super().__init__(*args, **kwargs)
+        self.clf.C = float(self.config["C"])
         self._sentence_features: Dict[int, Any] = {}
 
     @classmethod
@@ -714,7 +724,7 @@ _CHANGED_OR_CLOSED = re.compile(
     r"变更|变了|改名|更名|改了|改地址|搬|迁|注销|终止|关门|关了|要关|关闭|倒闭|解散|破产|"
     r"清算|停业|撤销|吊销|合并|分立|兼并|不干|不开|不做了|换法人|法人换|销户|"
     r"\bchang|\brenam|\bmov(e|ed|ing)\b|\brelocat|\bclos(e|ed|es|ing)\b|\bshut|"
-    r"\bdissol|\bterminat|\bwind(ing)? (up|down)\b|out of business|\bbankrupt|"
+    r"\bdissol|\bterminat|\bw(ind|inding|ound) (up|down)\b|out of business|\bbankrupt|"
     r"\bliquidat|\bderegist|\bmerg|\bupdat",
     re.IGNORECASE,
 )
@@ -735,9 +745,23 @@ def employer_event(text: str) -> Optional[str]:
     return REGISTRATION_INTENT if set_up > changed else CHANGE_INTENT
 
 
+# An event taken back: "不是刚成立", "没有注销", "not a new company", "isn't closing".
+_EVENT_NEGATED = re.compile(
+    r"(不是|并非|而非|并不是|没有|没|不)\s*(刚|才|新|要|在)?$|"
+    r"\b(not|isn'?t|wasn'?t|aren'?t|never|rather than|instead of)"
+    r"(\s+(just|being|a|an|the|really|actually))*\s*$",
+    re.IGNORECASE,
+)
+
+
 def _last_position(pattern: re.Pattern, text: str) -> int:
-    """Where the last match of ``pattern`` in ``text`` starts; -1 for none."""
-    starts = [m.start() for m in pattern.finditer(text)]
+    """Where the last match of ``pattern`` in ``text`` that is not taken back
+    starts; -1 for none."""
+    starts = [
+        m.start()
+        for m in pattern.finditer(text)
+        if not _EVENT_NEGATED.search(text[max(0, m.start() - 12) : m.start()])
+    ]
     return starts[-1] if starts else -1
 
 

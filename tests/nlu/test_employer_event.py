@@ -22,6 +22,10 @@ REG, CHANGE = "ask_employer_registration", "ask_employer_change"
         ("公司成立五年了，现在要改名", CHANGE),
         ("we set up a studio in 2022 and moved to a new office this spring", CHANGE),
         ("老厂子注销了，现在新成立了一家公司", REG),
+        # an event taken back does not count
+        ("搞错了，我们是要关闭，不是刚成立", CHANGE),
+        ("it's not a new company, it is being wound up", CHANGE),
+        ("公司没有注销，是刚成立的", REG),
         ("how long does the agency take to issue the certificate", None),
         ("其他材料还有什么", None),
     ],

@@ -109,3 +109,18 @@ def test_a_message_without_features_gets_the_fallback_and_the_others_rasas(
     LogisticRegressionClassifier.process(trained, reference)
     assert batch[0].get("intent_ranking") == reference[0].get("intent_ranking")
     assert trained._sentence_features == {}  # nothing kept between calls
+
+
+def _untrained(tmp_path, **config) -> LogisticRegressionIntentClassifier:
+    storage = LocalModelStorage(tmp_path)
+    context = ExecutionContext(GraphSchema({}), node_name="classifier")
+    full = {**LogisticRegressionIntentClassifier.get_default_config(), **config}
+    return LogisticRegressionIntentClassifier.create(
+        full, storage, Resource("intent_classifier"), context
+    )
+
+
+def test_c_reaches_scikit_learn(tmp_path) -> None:
+    """Rasa's own classifier never passes ``C`` on; ours does."""
+    assert _untrained(tmp_path, C=7).clf.C == 7.0
+    assert _untrained(tmp_path).clf.C == 1.0  # scikit-learn's default, as before
