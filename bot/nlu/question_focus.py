@@ -64,6 +64,13 @@ def question_start(text: str, max_clauses: int = 0) -> int:
     return 0 if len(sentences) == 1 and start == chosen.start() else start
 
 
+def question_sentences(text: str) -> List[str]:
+    """The sentences of ``text`` with a question mark, or else its last sentence."""
+    sentences = [m.group() for m in _SENTENCE.finditer(text) if _WORD.search(m.group())]
+    asked = [s for s in sentences if _QUESTION_MARK.search(s)]
+    return asked or sentences[-1:]
+
+
 def _tokens(message: Message, start: int) -> List[str]:
     """The lower-cased token texts from ``start`` on, numbers as one token."""
     tokens = message.get(TOKENS_NAMES[TEXT]) or []
