@@ -6,10 +6,8 @@ many conversations, more than the default 3 codes per ID per 10 minutes and 10
 per day allow.
 The report goes to ``var/reports/conversations/`` (a build artifact).
 
-The gates are a ratchet at the figures measured when the runner was added
-(pass rates rounded down to 0.05, the wrong-answer rate up to 0.01); they stop
-regressions, and go up as the NLU improves (targets: 0.95 en, 0.92 zh, 0.01
-wrong).  Override with ``HELDOUT_MIN_PASS_EN``, ``HELDOUT_MIN_PASS_ZH`` and
+The gates are the issue's targets (0.95 en, 0.92 zh, 0.01 wrong); they were a
+ratchet below them until the NLU reached them.  Override with ``HELDOUT_MIN_PASS_EN``, ``HELDOUT_MIN_PASS_ZH`` and
 ``HELDOUT_MAX_WRONG`` (the wrong-answer rate applies to each language).
 """
 
@@ -28,15 +26,15 @@ pytestmark = pytest.mark.stack
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REPORT_DIR = REPO_ROOT / "var" / "reports" / "conversations"
 
-# A ratchet one step below the figures measured when it was last raised
-# (en 93.8 %, zh 91.6 %, worst wrong-answer rate 0.8 %; see README "Testing"), so
-# a regression fails while a retrain's small drift (one conversation) does not.
-# The issue's targets are 0.95 / 0.92 / 0.01.
+# The issue's targets (issue 10): 0.95 en, 0.92 zh, at most 1% wrong-answer
+# turns per language. Measured at the fifth NLU pass: 100% / 100% / 0.0% on
+# both parts (see README "Testing"); the second part, run once before any fix
+# was made for it, passed 39/40 in each language.
 MIN_PASS = {
-    "en": float(os.environ.get("HELDOUT_MIN_PASS_EN", "0.92")),
-    "zh": float(os.environ.get("HELDOUT_MIN_PASS_ZH", "0.90")),
+    "en": float(os.environ.get("HELDOUT_MIN_PASS_EN", "0.95")),
+    "zh": float(os.environ.get("HELDOUT_MIN_PASS_ZH", "0.92")),
 }
-MAX_WRONG = float(os.environ.get("HELDOUT_MAX_WRONG", "0.02"))
+MAX_WRONG = float(os.environ.get("HELDOUT_MAX_WRONG", "0.01"))
 
 
 def test_heldout_conversations_meet_the_gates(conversation_stack: Stack) -> None:
