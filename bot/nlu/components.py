@@ -745,6 +745,20 @@ def employer_event(text: str) -> Optional[str]:
     return REGISTRATION_INTENT if set_up > changed else CHANGE_INTENT
 
 
+# Who informs whom: the words of the notification question (Article 57).
+_NAMES_INFORMING = re.compile(
+    r"通报|通知|告知|告诉|报告|上报|报给|公安|派出所|民政|市场监督|编制|"
+    r"\bnotif|\binform|\btell|\btold\b|\breport|\bpolice\b|\bpublic security\b|"
+    r"\bcivil affairs\b|\bmarket (supervision|regulation)|\bwho\b|得知|知道|知晓|从哪|"
+    r"\blearn|\bfind out\b|\bhear\b|\bknow\b",
+    re.IGNORECASE,
+)
+_NAMES_PERSONAL_EVENT = re.compile(
+    r"户口|户籍|落户|出生|死亡|去世|过世|\bhukou\b|household registration|\bborn\b|"
+    r"\bbirth|\bdeath|\bdied\b|\bpassed away\b",
+    re.IGNORECASE,
+)
+
 # An event taken back: "不是刚成立", "没有注销", "not a new company", "isn't closing".
 _EVENT_NEGATED = re.compile(
     r"(不是|并非|而非|并不是|没有|没|不)\s*(刚|才|新|要|在)?$|"
@@ -776,7 +790,10 @@ class EmployerEventGuard(_StatelessComponent):
     on a filler: "先不查了，公司成立了要怎么办社保登记" read as change.  When
     registration or change is predicted, or the two are a close call, and the
     message names only a setting-up ("成立", "just opened") or only a change or
-    closing ("改名", "closing down"), that decides.
+    closing ("改名", "closing down"), that decides.  Who informs the agency
+    shares the same events ("set up or closes down"); a message read as that
+    question which names no informing (通报, notify, police ...) is about the
+    employer's own registration: "I meant when the company shuts down".
     """
 
     PAIR = frozenset({REGISTRATION_INTENT, CHANGE_INTENT})
@@ -792,6 +809,12 @@ class EmployerEventGuard(_StatelessComponent):
             if intent == AMBIGUOUS_INTENT:
                 top_two = {r.get(INTENT_NAME_KEY) for r in ranking[:2]}
                 if top_two != self.PAIR:
+                    continue
+            elif intent == NOTIFICATION_INTENT:
+                # a person's births, deaths and hukou moves are only informed of
+                if _NAMES_INFORMING.search(message.get(TEXT) or "") or (
+                    _NAMES_PERSONAL_EVENT.search(message.get(TEXT) or "")
+                ):
                     continue
             elif intent not in self.PAIR:
                 continue

@@ -63,3 +63,28 @@ def test_other_topics_are_left_alone(ranking):
     message = ranked("新公司成立了，市场监管部门会通知社保吗", ranking)
     out = EmployerEventGuard().process([message])[0]
     assert out.get("intent")["name"] == ranking[0][0]
+
+
+def test_the_notification_question_without_informing_is_the_event_topic():
+    message = ranked(
+        "no sorry I meant when the company shuts down",
+        [("ask_agency_notification", 0.5), (CHANGE, 0.3), (REG, 0.2)],
+    )
+    out = EmployerEventGuard().process([message])[0]
+    assert out.get("intent")["name"] == CHANGE
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "公司注销了，工商会通知社保吗",
+        "when a company closes, who tells the agency?",
+        "公司开了张，社保那边怎么得知",
+        # a person's hukou move is only informed of, never registered
+        "户口迁走了，社保那边会自动更新吗",
+    ],
+)
+def test_the_notification_question_naming_informing_is_kept(text):
+    message = ranked(text, [("ask_agency_notification", 0.8), (CHANGE, 0.2)])
+    out = EmployerEventGuard().process([message])[0]
+    assert out.get("intent")["name"] == "ask_agency_notification"
