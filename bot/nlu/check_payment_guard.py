@@ -5,8 +5,9 @@ receipt. How can he check the payment was made?" is all payment words but its
 question: the classifier reads a payment question and the resident gets where
 to pay, again. :class:`CheckPaymentGuard` gives ``ask_check_payment`` (the three
 ways to check, and the offer to look up one's own records) to a message
-predicted as a payment question whose question part (``question_start``; every
-sentence with a question mark) asks to check or confirm that a payment was made.
+predicted as a payment question whose questions (``question_sentences``: every
+sentence with a question mark, or else the last one) ask to check or confirm
+that a payment was made.
 """
 
 from __future__ import annotations
@@ -20,12 +21,9 @@ from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.components import _set_intent, _StatelessComponent
 from bot.nlu.question_focus import question_sentences
+from common.intents import COVERED_BY_PAYMENT_GUIDANCE
 
 CHECK_INTENT = "ask_check_payment"
-# The payment questions a story of paying pulls a check question towards.
-PAYMENT_QUESTIONS = frozenset(
-    {"ask_individual_payment", "ask_materials", "ask_where_to_go"}
-)
 
 _ASKS_TO_CHECK = re.compile(
     # 查一下 / 查询 / 核实 / 确认 ... that it was paid, or "交上了没有", "到账了吗"
@@ -54,7 +52,8 @@ class CheckPaymentGuard(_StatelessComponent):
         """Turns such payment questions into ``ask_check_payment``."""
         for message in messages:
             intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
-            if intent not in PAYMENT_QUESTIONS:
+            # the payment questions a story of paying pulls a check question to
+            if intent not in COVERED_BY_PAYMENT_GUIDANCE:
                 continue
             if asks_to_check_payment(message.get(TEXT) or ""):
                 ranking = list(message.get(INTENT_RANKING_KEY) or [])

@@ -774,7 +774,7 @@ def _last_position(pattern: re.Pattern, text: str) -> int:
     starts = [
         m.start()
         for m in pattern.finditer(text)
-        if not _EVENT_NEGATED.search(text[max(0, m.start() - 12) : m.start()])
+        if not _taken_back(_EVENT_NEGATED, text, m.start())
     ]
     return starts[-1] if starts else -1
 
@@ -801,6 +801,7 @@ class EmployerEventGuard(_StatelessComponent):
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+            text = message.get(TEXT) or ""
             ranking = [
                 r
                 for r in message.get(INTENT_RANKING_KEY) or []
@@ -812,13 +813,11 @@ class EmployerEventGuard(_StatelessComponent):
                     continue
             elif intent == NOTIFICATION_INTENT:
                 # a person's births, deaths and hukou moves are only informed of
-                if _NAMES_INFORMING.search(message.get(TEXT) or "") or (
-                    _NAMES_PERSONAL_EVENT.search(message.get(TEXT) or "")
-                ):
+                if _NAMES_INFORMING.search(text) or _NAMES_PERSONAL_EVENT.search(text):
                     continue
             elif intent not in self.PAIR:
                 continue
-            decided = employer_event(message.get(TEXT) or "")
+            decided = employer_event(text)
             if decided is not None and decided != intent:
                 _set_intent(message, decided, ranking)
         return messages
@@ -885,8 +884,12 @@ def unsure_of_residency(text: str, intent: Optional[str], values: List[str]) -> 
 
 def negated(text: str, start: int) -> bool:
     """Whether the type starting at ``start`` is taken back ("not urban", "不是城镇")."""
-    before = text[max(0, start - _CLAUSE_WINDOW) : start]
-    return bool(_NEGATED_BEFORE.search(before))
+    return _taken_back(_NEGATED_BEFORE, text, start)
+
+
+def _taken_back(words_before: re.Pattern, text: str, start: int) -> bool:
+    """Whether the clause window just before ``start`` ends with ``words_before``."""
+    return bool(words_before.search(text[max(0, start - _CLAUSE_WINDOW) : start]))
 
 
 @DefaultV1Recipe.register(

@@ -50,11 +50,10 @@ def question_start(text: str, max_clauses: int = 0) -> int:
     as one sentence of comma-joined (or space-joined) clauses, where English
     writers end their sentences.
     """
-    sentences = [m for m in _SENTENCE.finditer(text) if _WORD.search(m.group())]
+    sentences = _sentences(text)
     if not sentences:
         return 0
-    asked = [m for m in sentences if _QUESTION_MARK.search(m.group())]
-    chosen = (asked or sentences)[-1]
+    chosen = _asked(sentences)[-1]
     start = chosen.start()
     if max_clauses > 0 and CJK.search(chosen.group()):
         breaks = [m.end() for m in _CLAUSE_BREAK.finditer(text, start, chosen.end())]
@@ -66,8 +65,17 @@ def question_start(text: str, max_clauses: int = 0) -> int:
 
 def question_sentences(text: str) -> List[str]:
     """The sentences of ``text`` with a question mark, or else its last sentence."""
-    sentences = [m.group() for m in _SENTENCE.finditer(text) if _WORD.search(m.group())]
-    asked = [s for s in sentences if _QUESTION_MARK.search(s)]
+    return [m.group() for m in _asked(_sentences(text))]
+
+
+def _sentences(text: str) -> List[re.Match]:
+    """The sentences of ``text`` that hold a word."""
+    return [m for m in _SENTENCE.finditer(text) if _WORD.search(m.group())]
+
+
+def _asked(sentences: List[re.Match]) -> List[re.Match]:
+    """The sentences with a question mark, or else the last one (none of none)."""
+    asked = [m for m in sentences if _QUESTION_MARK.search(m.group())]
     return asked or sentences[-1:]
 
 
